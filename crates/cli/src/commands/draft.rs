@@ -1,0 +1,262 @@
+//! `tact draft`: stream replies to a message from the local chat model.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde::Serialize;
+use tact_core::{
+    ChatMessage, FinishReason, GenerateRequest, GenerationStats, SamplingParams, TextGenerator,
+};
+use tact_inference::{ChatModel, Engine, EngineConfig, LoadOptions, QuantFormat};
+use tact_models::{Manifest, ModelCache};
+
+use crate::config::Config;
+
+const SYSTEM_TEMPLATE: &str = include_str!("../../../../prompts/draft_system.md.j2");
+const DEMO_MESSAGE: &str = "Hi! My order arrived yesterday but the mug was cracked. Can you help?";
+
+#[derive(Debug, Args)]
+pub struct DraftArgs {
+    /// The customer's message.
+    pub message: String,
+    #[arg(long)]
+    pub brand: Option<String>,
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// Number of candidate replies.
+    #[arg(short = 'n', long)]
+    pub candidates: Option<usize>,
+    /// Sampling seed (candidate i uses seed + i).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Greedy (deterministic) decoding instead of sampling.
+    #[arg(long)]
+    pub greedy: bool,
+    #[arg(long)]
+    pub max_tokens: Option<usize>,
+    /// A GGUF file to use instead of the configured chat model.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Print the candidates and timings as JSON instead of streaming text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct CandidateOut {
+    text: String,
+    finish: FinishReason,
+    seed: u64,
+    temperature: f64,
+    prompt_tokens: usize,
+    generated_tokens: usize,
+    time_to_first_token_ms: Option<f64>,
+    prefill_tokens_per_s: f64,
+    decode_tokens_per_s: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct DraftOut {
+    model: String,
+    load_ms: f64,
+    total_ms: f64,
+    candidates: Vec<CandidateOut>,
+}
+
+pub fn run(config: &Config, args: DraftArgs) -> anyhow::Result<()> {
+    let message = args.message.trim();
+    if message.is_empty() {
+        bail!("the message is empty");
+    }
+    if message.len() > config.draft.max_message_bytes {
+        bail!(
+            "the message is {} bytes; the limit is {} bytes (draft.max_message_bytes)",
+            message.len(),
+            config.draft.max_message_bytes
+        );
+    }
+    let candidates = args.candidates.unwrap_or(config.draft.candidates);
+    if candidates == 0 || candidates > 8 {
+        bail!("-n must be between 1 and 8, got {candidates}");
+    }
+    let brand = args
+        .brand
+        .clone()
+        .unwrap_or_else(|| config.draft.brand.clone());
+    let channel = args
+        .channel
+        .clone()
+        .unwrap_or_else(|| config.draft.channel.clone());
+
+    let started = std::time::Instant::now();
+    let model_path = match &args.model {
+        Some(path) => path.clone(),
+        None => chat_model_path(config)?,
+    };
+    let model = ChatModel::load(
+        &model_path,
+        &LoadOptions {
+            requantize_to: config.model.requantize.then_some(QuantFormat::Q8_0),
+            derived_dir: None,
+        },
+    )
+    .with_context(|| format!("cannot load the chat model {}", model_path.display()))?;
+    let load_ms = started.elapsed().as_secs_f64() * 1e3;
+    let engine = Engine::start(
+        model,
+        EngineConfig {
+            queue_capacity: config.engine.queue_capacity.max(candidates),
+            max_active: config.engine.max_active,
+            ..EngineConfig::default()
+        },
+    )?;
+
+    let system = render_system(&brand, &channel, config.draft.max_chars)?;
+    let messages = vec![ChatMessage::system(system), ChatMessage::user(message)];
+    let streams = (0..candidates)
+        .map(|i| {
+            let sampling = sampling_for(config, &args, i);
+            let temperature = sampling.temperature;
+            let seed = sampling.seed;
+            engine
+                .generate(GenerateRequest {
+                    messages: messages.clone(),
+                    sampling,
+                })
+                .map(|s| (s, seed, temperature))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let mut out = Vec::new();
+    let stdout = std::io::stdout();
+    for (i, (stream, seed, temperature)) in streams.into_iter().enumerate() {
+        if !args.json && candidates > 1 {
+            println!("--- candidate {} ---", i + 1);
+        }
+        let (text, finish, stats) = stream.wait_blocking(|delta| {
+            if !args.json {
+                let mut lock = stdout.lock();
+                let _ = lock.write_all(delta.as_bytes());
+                let _ = lock.flush();
+            }
+        })?;
+        if !args.json {
+            println!();
+        }
+        out.push(candidate_out(text, finish, seed, temperature, &stats));
+    }
+    let total_ms = started.elapsed().as_secs_f64() * 1e3;
+    if args.json {
+        let report = DraftOut {
+            model: model_path.display().to_string(),
+            load_ms,
+            total_ms,
+            candidates: out,
+        };
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if let Some(first) = out.first() {
+        eprintln!(
+            "[{} prompt tokens, {} generated; prefill {:.0} tok/s, decode {:.0} tok/s; load {:.0} ms, total {:.0} ms]",
+            first.prompt_tokens,
+            first.generated_tokens,
+            first.prefill_tokens_per_s,
+            first.decode_tokens_per_s,
+            load_ms,
+            total_ms
+        );
+    }
+    engine.shutdown();
+    Ok(())
+}
+
+/// `tact demo`: what the README's run command does for now.
+pub fn demo(config: &Config) -> anyhow::Result<()> {
+    let manifest = Manifest::bundled();
+    let cache = ModelCache::new(config.models_dir());
+    for model in &manifest.models {
+        if cache.require(model).is_err() {
+            eprintln!("fetching {} ...", model.id);
+            cache
+                .fetch(model)
+                .with_context(|| format!("fetching {}", model.id))?;
+        }
+    }
+    println!("customer: {DEMO_MESSAGE}\nreply:");
+    let args = DraftArgs {
+        message: DEMO_MESSAGE.into(),
+        brand: Some("Acme Mugs".into()),
+        channel: Some("X (Twitter)".into()),
+        candidates: Some(1),
+        seed: 42,
+        greedy: false,
+        max_tokens: None,
+        model: None,
+        json: false,
+    };
+    run(config, args)
+}
+
+fn sampling_for(config: &Config, args: &DraftArgs, index: usize) -> SamplingParams {
+    let max_new_tokens = args.max_tokens.unwrap_or(config.draft.max_new_tokens);
+    if args.greedy {
+        return SamplingParams {
+            max_new_tokens,
+            repeat_penalty: config.draft.repeat_penalty,
+            ..SamplingParams::greedy()
+        };
+    }
+    // Vary temperature a little across candidates so they differ in more than the seed.
+    let temperature = config.draft.temperature + 0.1 * index as f64;
+    SamplingParams {
+        temperature,
+        top_k: Some(config.draft.top_k),
+        top_p: Some(config.draft.top_p),
+        repeat_penalty: config.draft.repeat_penalty,
+        seed: args.seed + index as u64,
+        max_new_tokens,
+        ..SamplingParams::default()
+    }
+}
+
+fn candidate_out(
+    text: String,
+    finish: FinishReason,
+    seed: u64,
+    temperature: f64,
+    stats: &GenerationStats,
+) -> CandidateOut {
+    CandidateOut {
+        text,
+        finish,
+        seed,
+        temperature,
+        prompt_tokens: stats.prompt_tokens,
+        generated_tokens: stats.generated_tokens,
+        time_to_first_token_ms: stats.time_to_first_token.map(|d| d.as_secs_f64() * 1e3),
+        prefill_tokens_per_s: stats.prefill_tokens_per_s(),
+        decode_tokens_per_s: stats.decode_tokens_per_s(),
+    }
+}
+
+fn chat_model_path(config: &Config) -> anyhow::Result<PathBuf> {
+    if let Some(path) = &config.model.chat_path {
+        return Ok(path.clone());
+    }
+    let manifest = Manifest::bundled();
+    let entry = manifest.model(&config.model.chat)?;
+    let cache = ModelCache::new(config.models_dir());
+    let dir = cache.require(entry)?;
+    Ok(dir.join(&entry.files[0].name))
+}
+
+fn render_system(brand: &str, channel: &str, max_chars: usize) -> anyhow::Result<String> {
+    let mut env = minijinja::Environment::new();
+    env.add_template("system", SYSTEM_TEMPLATE)?;
+    Ok(env
+        .get_template("system")?
+        .render(minijinja::context! { brand, channel, max_chars })?
+        .trim()
+        .to_owned())
+}

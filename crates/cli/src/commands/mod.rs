@@ -1,0 +1,2 @@
+pub mod draft;
+pub mod models;

@@ -1,0 +1,208 @@
+//! tact's configuration: built-in defaults, then a TOML file, then `TACT__SECTION__KEY`
+//! environment variables, then command-line flags.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration tree. Every key is documented in `tact.example.toml`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where tact keeps models and data; `$TACT_HOME`, default `<user cache dir>/tact`.
+    pub home: Option<PathBuf>,
+    pub model: ModelConfig,
+    pub engine: EngineSection,
+    pub draft: DraftConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Manifest id of the chat model.
+    pub chat: String,
+    /// A GGUF file to use instead of the manifest's chat model.
+    pub chat_path: Option<PathBuf>,
+    /// Rewrite slow quantisation formats (Q4_1, Q5_x) to Q8_0 once, for fast CPU kernels.
+    pub requantize: bool,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            chat: "smollm2-135m-instruct".into(),
+            chat_path: None,
+            requantize: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineSection {
+    pub queue_capacity: usize,
+    pub max_active: usize,
+}
+
+impl Default for EngineSection {
+    fn default() -> Self {
+        let d = tact_inference::EngineConfig::default();
+        Self {
+            queue_capacity: d.queue_capacity,
+            max_active: d.max_active,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DraftConfig {
+    pub candidates: usize,
+    pub max_new_tokens: usize,
+    pub temperature: f64,
+    pub top_p: f64,
+    pub top_k: usize,
+    pub repeat_penalty: f32,
+    /// Messages longer than this many bytes are refused.
+    pub max_message_bytes: usize,
+    pub brand: String,
+    pub channel: String,
+    /// Characters a reply may have when the channel sets no limit.
+    pub max_chars: usize,
+}
+
+impl Default for DraftConfig {
+    fn default() -> Self {
+        Self {
+            candidates: 1,
+            max_new_tokens: 128,
+            temperature: 0.7,
+            top_p: 0.9,
+            top_k: 40,
+            repeat_penalty: 1.15,
+            max_message_bytes: 16 * 1024,
+            brand: "our brand".into(),
+            channel: "social media".into(),
+            max_chars: 500,
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (or `$TACT_HOME/config.toml` when it exists), then
+    /// `TACT__SECTION__KEY` variables.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut tree = toml::Table::try_from(Config::default())?;
+        let home = std::env::var_os("TACT_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(default_home);
+        let implicit = home.join("config.toml");
+        let path = file
+            .map(Path::to_path_buf)
+            .or_else(|| implicit.is_file().then_some(implicit));
+        if let Some(path) = &path {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read config file {}", path.display()))?;
+            let overlay: toml::Table = toml::from_str(&text)
+                .with_context(|| format!("config file {} is not valid TOML", path.display()))?;
+            merge(&mut tree, overlay);
+        }
+        for (key, value) in std::env::vars() {
+            if let Some(rest) = key.strip_prefix("TACT__") {
+                set_path(&mut tree, rest, &value)
+                    .with_context(|| format!("environment variable {key}"))?;
+            }
+        }
+        let mut config: Config = tree.try_into().context("invalid configuration")?;
+        config.home.get_or_insert(home);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.engine.queue_capacity == 0 {
+            bail!("engine.queue_capacity must be at least 1");
+        }
+        if self.engine.max_active == 0 {
+            bail!("engine.max_active must be at least 1");
+        }
+        if self.draft.candidates == 0 || self.draft.candidates > 8 {
+            bail!("draft.candidates must be between 1 and 8");
+        }
+        if self.draft.max_new_tokens == 0 {
+            bail!("draft.max_new_tokens must be at least 1");
+        }
+        Ok(())
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.home.clone().unwrap_or_else(default_home)
+    }
+
+    pub fn models_dir(&self) -> PathBuf {
+        self.home().join("models")
+    }
+}
+
+fn default_home() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("tact")
+}
+
+fn merge(base: &mut toml::Table, overlay: toml::Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// `ENGINE__QUEUE_CAPACITY=8` sets `engine.queue_capacity = 8`. The value is read as a TOML
+/// value when it parses as one (numbers, booleans) and as a string otherwise.
+fn set_path(tree: &mut toml::Table, path: &str, raw: &str) -> anyhow::Result<()> {
+    let keys: Vec<String> = path.split("__").map(str::to_lowercase).collect();
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
+    let (last, parents) = keys.split_last().context("empty key")?;
+    let mut table = tree;
+    for key in parents {
+        table = table
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(Default::default()))
+            .as_table_mut()
+            .with_context(|| format!("`{key}` is not a section"))?;
+    }
+    table.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_values_override_and_parse_as_toml_scalars() {
+        let mut tree = toml::Table::try_from(Config::default()).unwrap();
+        set_path(&mut tree, "ENGINE__QUEUE_CAPACITY", "3").unwrap();
+        set_path(&mut tree, "DRAFT__BRAND", "Acme Coffee").unwrap();
+        let c: Config = tree.try_into().unwrap();
+        assert_eq!(c.engine.queue_capacity, 3);
+        assert_eq!(c.draft.brand, "Acme Coffee");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let mut tree = toml::Table::try_from(Config::default()).unwrap();
+        set_path(&mut tree, "ENGINE__QUEUE_CAPACTY", "3").unwrap();
+        assert!(tree.try_into::<Config>().is_err());
+    }
+}

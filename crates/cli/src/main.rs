@@ -1,0 +1,93 @@
+//! `tact`: the command-line entry point. Reads configuration, installs logging, picks concrete
+//! backends and hands off to the library crates.
+
+mod commands;
+mod config;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tact",
+    version,
+    about = "Draft brand replies with a local model; a human approves every one"
+)]
+struct Cli {
+    /// Configuration file (default: $TACT_HOME/config.toml when present).
+    #[arg(long, global = true, env = "TACT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log more (-v: debug, -vv: trace). Logs go to stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage the local model cache.
+    Models {
+        #[command(subcommand)]
+        command: commands::models::ModelsCommand,
+    },
+    /// Draft a reply to a customer's message.
+    Draft(commands::draft::DraftArgs),
+    /// Fetch the models if needed and draft a reply to a sample message.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", one_line(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = config::Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Models { command } => commands::models::run(&config, command),
+        Command::Draft(args) => commands::draft::run(&config, args),
+        Command::Demo => commands::draft::demo(&config),
+    }
+}
+
+/// An error and its causes on one line, without repeating a cause that a message already
+/// contains.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,tact=debug",
+        _ => "debug,tact=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TACT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

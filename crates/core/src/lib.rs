@@ -1,0 +1,17 @@
+//! Domain types and the seam traits shared by tact's crates.
+//!
+//! This crate knows nothing of candle, Qdrant, SQL or HTTP. It owns the shapes that cross crate
+//! boundaries: chat turns and sampling settings ([`chat`]), the generation seam that drafting
+//! code calls without knowing which engine runs the model ([`generate`]), and the inbound
+//! message that every part of tact reads ([`message`]).
+
+pub mod chat;
+pub mod generate;
+pub mod message;
+
+pub use chat::{ChatMessage, Role, SamplingParams};
+pub use generate::{
+    FinishReason, GenerateError, GenerateRequest, GenerationEvent, GenerationStats,
+    GenerationStream, TextGenerator,
+};
+pub use message::{InboundMessage, InboundMessageError};

@@ -1,0 +1,260 @@
+//! One generation in progress: its own KV cache, sampler, detokenizer and stop matcher.
+//!
+//! The engine advances each active sequence one step at a time (a prefill chunk or one
+//! token), so concurrent requests share the model fairly and never share state.
+
+use std::time::{Duration, Instant};
+
+use candle_core::{DType, Tensor};
+use candle_transformers::generation::{LogitsProcessor, Sampling};
+use tact_core::{FinishReason, GenerateError, GenerationEvent, GenerationStats, SamplingParams};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::error::Result;
+use crate::model::{ChatModel, Weights};
+use crate::stop::{StopMatcher, StopOutcome};
+use crate::tokenizer::GgufTokenizer;
+
+/// Prompt tokens fed to the model per step; bounds attention memory for long prompts and
+/// lets other requests' decoding interleave with a long prefill.
+pub(crate) const PREFILL_CHUNK: usize = 256;
+
+/// Stop strings every reply gets: the start of a next turn in plain text. (Control tokens such
+/// as `<|im_end|>` end the reply at the token level.)
+pub const ROLE_STOPS: [&str; 6] = [
+    "<|im_start|>",
+    "<|im_end|>",
+    "\nuser\n",
+    "\nUser:",
+    "\nuser:",
+    "\nAssistant:",
+];
+
+pub(crate) struct Sequence {
+    weights: Weights,
+    prompt: Vec<u32>,
+    prefilled: usize,
+    generated: Vec<u32>,
+    max_new_tokens: usize,
+    sampler: LogitsProcessor,
+    params: SamplingParams,
+    /// Bytes of `decoded` already passed to the stop matcher.
+    decoded_len: usize,
+    stop: StopMatcher,
+    events: UnboundedSender<GenerationEvent>,
+    queued: Duration,
+    started: Instant,
+    prefill: Duration,
+    decode: Duration,
+    first_token: Option<Duration>,
+}
+
+/// What one step did.
+pub(crate) enum Step {
+    Continue,
+    Finished,
+}
+
+impl Sequence {
+    pub(crate) fn new(
+        model: &ChatModel,
+        prompt: Vec<u32>,
+        params: SamplingParams,
+        max_new_tokens: usize,
+        events: UnboundedSender<GenerationEvent>,
+        queued: Duration,
+    ) -> Self {
+        let sampling = if params.is_greedy() {
+            Sampling::ArgMax
+        } else {
+            let temperature = params.temperature;
+            match (params.top_k, params.top_p) {
+                (None, None) => Sampling::All { temperature },
+                (Some(k), None) => Sampling::TopK { k, temperature },
+                (None, Some(p)) => Sampling::TopP { p, temperature },
+                (Some(k), Some(p)) => Sampling::TopKThenTopP { k, p, temperature },
+            }
+        };
+        let stops = ROLE_STOPS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(params.stop.iter().cloned());
+        Self {
+            weights: model.weights.clone(),
+            prompt,
+            prefilled: 0,
+            generated: Vec::new(),
+            max_new_tokens,
+            sampler: LogitsProcessor::from_sampling(params.seed, sampling),
+            stop: StopMatcher::new(stops),
+            params,
+            decoded_len: 0,
+            events,
+            queued,
+            started: Instant::now(),
+            prefill: Duration::ZERO,
+            decode: Duration::ZERO,
+            first_token: None,
+        }
+    }
+
+    /// The client dropped its stream: stop spending time on it.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.events.is_closed()
+    }
+
+    pub(crate) fn step(&mut self, model: &ChatModel) -> Step {
+        match self.try_step(model) {
+            Ok(step) => step,
+            Err(err) => {
+                tracing::error!(%err, "generation failed");
+                let _ = self
+                    .events
+                    .send(GenerationEvent::Failed(GenerateError::Model(
+                        err.to_string(),
+                    )));
+                Step::Finished
+            }
+        }
+    }
+
+    fn try_step(&mut self, model: &ChatModel) -> Result<Step> {
+        let started = Instant::now();
+        let logits = if self.prefilled < self.prompt.len() {
+            let end = (self.prefilled + PREFILL_CHUNK).min(self.prompt.len());
+            let logits = self.weights.forward(
+                &self.prompt[self.prefilled..end],
+                self.prefilled,
+                &model.device,
+            )?;
+            self.prefilled = end;
+            self.prefill += started.elapsed();
+            if self.prefilled < self.prompt.len() {
+                return Ok(Step::Continue);
+            }
+            logits
+        } else {
+            let last = *self
+                .generated
+                .last()
+                .expect("decoding starts after the first sampled token");
+            let position = self.prompt.len() + self.generated.len() - 1;
+            let logits = self.weights.forward(&[last], position, &model.device)?;
+            self.decode += started.elapsed();
+            logits
+        };
+        let sample_started = Instant::now();
+        let token = self.sample(&logits, model.tokenizer.special_ids())?;
+        self.decode += sample_started.elapsed();
+        if model.tokenizer.is_special(token) {
+            return self.finish(&model.tokenizer, FinishReason::EndOfTurn);
+        }
+        self.generated.push(token);
+        let delta = self.new_text(&model.tokenizer, false)?;
+        match self.stop.push(&delta) {
+            StopOutcome::Stopped(text) => {
+                self.emit(text);
+                Ok(self.done(FinishReason::Stop))
+            }
+            StopOutcome::Continue(text) => {
+                self.emit(text);
+                if self.generated.len() >= self.max_new_tokens {
+                    return self.finish(&model.tokenizer, FinishReason::Length);
+                }
+                Ok(Step::Continue)
+            }
+        }
+    }
+
+    fn sample(&mut self, logits: &Tensor, special_ids: &[u32]) -> Result<u32> {
+        let mut logits = logits.to_dtype(DType::F32)?;
+        if self.params.ignore_eos {
+            let mut values = logits.to_vec1::<f32>()?;
+            for id in special_ids {
+                if let Some(v) = values.get_mut(*id as usize) {
+                    *v = f32::NEG_INFINITY;
+                }
+            }
+            logits = Tensor::new(values, logits.device())?;
+        }
+        let logits = if self.params.repeat_penalty == 1.0 || self.generated.is_empty() {
+            logits
+        } else {
+            let start = self
+                .generated
+                .len()
+                .saturating_sub(self.params.repeat_last_n);
+            candle_transformers::utils::apply_repeat_penalty(
+                &logits,
+                self.params.repeat_penalty,
+                &self.generated[start..],
+            )?
+        };
+        Ok(self.sampler.sample(&logits)?)
+    }
+
+    /// Text decoded since the last call. Byte-level BPE can split a UTF-8 character across
+    /// tokens; until the character is complete the decoder yields U+FFFD, so text ending in one
+    /// is held back (unless `flush`).
+    fn new_text(&mut self, tokenizer: &GgufTokenizer, flush: bool) -> Result<String> {
+        let decoded = tokenizer.decode(&self.generated)?;
+        if !flush && decoded.ends_with('\u{FFFD}') {
+            return Ok(String::new());
+        }
+        match decoded.get(self.decoded_len..) {
+            Some(delta) => {
+                let delta = delta.to_owned();
+                self.decoded_len = decoded.len();
+                Ok(delta)
+            }
+            None => Ok(String::new()),
+        }
+    }
+
+    fn emit(&mut self, text: String) {
+        if text.is_empty() {
+            return;
+        }
+        if self.first_token.is_none() {
+            self.first_token = Some(self.started.elapsed());
+        }
+        let _ = self.events.send(GenerationEvent::Delta(text));
+    }
+
+    /// Ends the reply for a reason other than a stop string: flushes any text still held back
+    /// (an incomplete character, a possible stop-string prefix), which may itself complete a
+    /// stop string.
+    fn finish(&mut self, tokenizer: &GgufTokenizer, reason: FinishReason) -> Result<Step> {
+        let rest = self.new_text(tokenizer, true)?;
+        match self.stop.push(&rest) {
+            StopOutcome::Stopped(text) => {
+                self.emit(text);
+                return Ok(self.done(FinishReason::Stop));
+            }
+            StopOutcome::Continue(text) => self.emit(text),
+        }
+        let held = self.stop.finish();
+        self.emit(held);
+        Ok(self.done(reason))
+    }
+
+    fn done(&mut self, finish: FinishReason) -> Step {
+        let stats = GenerationStats {
+            prompt_tokens: self.prompt.len(),
+            generated_tokens: self.generated.len(),
+            queued: self.queued,
+            prefill: self.prefill,
+            time_to_first_token: self.first_token,
+            decode: self.decode,
+        };
+        let text = self.stop.text().to_owned();
+        let tokens = std::mem::take(&mut self.generated);
+        let _ = self.events.send(GenerationEvent::Done {
+            text,
+            tokens,
+            finish,
+            stats,
+        });
+        Step::Finished
+    }
+}

