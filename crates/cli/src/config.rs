@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Where tact keeps models and data; `$TACT_HOME`, default `<user cache dir>/tact`.
     pub home: Option<PathBuf>,
+    /// Where brand folders (brand.toml, guidelines, replies.jsonl) live; default `brands`,
+    /// relative to the current directory.
+    pub brands_dir: Option<PathBuf>,
     pub model: ModelConfig,
     pub engine: EngineSection,
     pub draft: DraftConfig,
@@ -138,6 +141,12 @@ impl Config {
 
     pub fn home(&self) -> PathBuf {
         self.home.clone().unwrap_or_else(default_home)
+    }
+
+    pub fn brands_dir(&self) -> PathBuf {
+        self.brands_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("brands"))
     }
 
     pub fn models_dir(&self) -> PathBuf {

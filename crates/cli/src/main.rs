@@ -37,6 +37,8 @@ enum Command {
     Draft(commands::draft::DraftArgs),
     /// Fetch the models if needed and draft a reply to a sample message.
     Demo,
+    /// Run a brand's guideline checks on a reply (exits non-zero on a blocking violation).
+    Check(commands::check::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +59,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models { command } => commands::models::run(&config, command),
         Command::Draft(args) => commands::draft::run(&config, args),
         Command::Demo => commands::draft::demo(&config),
+        Command::Check(args) => commands::check::run(&config, args),
     }
 }
 

@@ -1,0 +1,41 @@
+//! The drafting crate's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while loading a brand or its data, or training a classifier.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The TOML does not parse or does not have the expected shape.
+    #[error("{file}: {message}")]
+    Syntax { file: String, message: String },
+    /// A field parsed but its value is not acceptable; `field` is its dotted path.
+    #[error("{file}: {field} {problem}")]
+    Invalid {
+        file: String,
+        field: String,
+        problem: String,
+    },
+    /// A JSONL record is wrong; `line` counts from 1.
+    #[error("{file} line {line}: {problem}")]
+    Record {
+        file: String,
+        line: usize,
+        problem: String,
+    },
+    #[error("brand {brand:?} has no channel {channel:?} (it has: {known})")]
+    UnknownChannel {
+        brand: String,
+        channel: String,
+        known: String,
+    },
+    /// A classifier was given inputs it cannot learn from or predict with.
+    #[error("classifier: {0}")]
+    Classifier(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,108 @@
+//! The vocabulary of guideline checks: which rule a violation breaks and how much it matters.
+
+use serde::{Deserialize, Serialize};
+
+/// How much a violation matters. A `Block` violation cannot be approved without an override
+/// and a reason; a `Warn` is shown to the reviewer and nothing more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Warn,
+    Block,
+}
+
+/// A deterministic guideline check. Each rule is mapped to the guideline clause it enforces in
+/// the brand profile's `[rules]` table; commitments carry their own clause per commitment kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    BannedTerm,
+    NonPreferredTerm,
+    Length,
+    SignOff,
+    Emoji,
+    Link,
+    PersonalData,
+    Commitment,
+    Shouting,
+    ExclamationRun,
+    Blame,
+    RepetitionLoop,
+    EchoesCustomer,
+    SpeaksAsCustomer,
+    UnapprovedLink,
+    UnapprovedSignature,
+}
+
+impl Rule {
+    /// Rules that the `[rules]` table must map to a clause (commitments are mapped per kind).
+    pub const MAPPED: [Rule; 15] = [
+        Rule::BannedTerm,
+        Rule::NonPreferredTerm,
+        Rule::Length,
+        Rule::SignOff,
+        Rule::Emoji,
+        Rule::Link,
+        Rule::PersonalData,
+        Rule::Shouting,
+        Rule::ExclamationRun,
+        Rule::Blame,
+        Rule::RepetitionLoop,
+        Rule::EchoesCustomer,
+        Rule::SpeaksAsCustomer,
+        Rule::UnapprovedLink,
+        Rule::UnapprovedSignature,
+    ];
+
+    /// The key of this rule in `brand.toml` and in JSON output.
+    pub fn key(self) -> &'static str {
+        match self {
+            Rule::BannedTerm => "banned_term",
+            Rule::NonPreferredTerm => "non_preferred_term",
+            Rule::Length => "length",
+            Rule::SignOff => "sign_off",
+            Rule::Emoji => "emoji",
+            Rule::Link => "link",
+            Rule::PersonalData => "personal_data",
+            Rule::Commitment => "commitment",
+            Rule::Shouting => "shouting",
+            Rule::ExclamationRun => "exclamation_run",
+            Rule::Blame => "blame",
+            Rule::RepetitionLoop => "repetition_loop",
+            Rule::EchoesCustomer => "echoes_customer",
+            Rule::SpeaksAsCustomer => "speaks_as_customer",
+            Rule::UnapprovedLink => "unapproved_link",
+            Rule::UnapprovedSignature => "unapproved_signature",
+        }
+    }
+
+    /// Severity when the profile does not say. The failure modes measured on the bundled model
+    /// (loops, echoes, writing as the customer, invented links and signatures) block, as do
+    /// leaks of personal data and links outside the allowlist; style slips warn.
+    pub fn default_severity(self) -> Severity {
+        match self {
+            Rule::BannedTerm
+            | Rule::Length
+            | Rule::Link
+            | Rule::PersonalData
+            | Rule::Commitment
+            | Rule::RepetitionLoop
+            | Rule::EchoesCustomer
+            | Rule::SpeaksAsCustomer
+            | Rule::UnapprovedLink
+            | Rule::UnapprovedSignature => Severity::Block,
+            Rule::NonPreferredTerm
+            | Rule::SignOff
+            | Rule::Emoji
+            | Rule::Shouting
+            | Rule::ExclamationRun
+            | Rule::Blame => Severity::Warn,
+        }
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
+}
