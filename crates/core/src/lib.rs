@@ -7,11 +7,16 @@
 
 pub mod chat;
 pub mod generate;
+pub mod knowledge;
 pub mod message;
 
 pub use chat::{ChatMessage, Role, SamplingParams};
 pub use generate::{
     FinishReason, GenerateError, GenerateRequest, GenerationEvent, GenerationStats,
     GenerationStream, TextGenerator,
+};
+pub use knowledge::{
+    Embedder, KnowledgeEntry, KnowledgeError, KnowledgeFilter, KnowledgeHit, KnowledgeKind,
+    KnowledgePoint, KnowledgeQuery, SparseVector, VectorStore,
 };
 pub use message::{InboundMessage, InboundMessageError};

@@ -1,0 +1,194 @@
+//! The knowledge-base seams: turning text into vectors ([`Embedder`]) and keeping a brand's
+//! guideline clauses and past replies where they can be searched ([`VectorStore`]).
+//!
+//! Implemented by `tact-retrieval` (a local BERT embedder; embedded Qdrant or a Qdrant cluster);
+//! consumed by drafting code, which never learns which store holds the vectors.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// What a knowledge entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KnowledgeKind {
+    /// A clause of a brand's tone guidelines.
+    Guideline,
+    /// A past approved reply to an inbound message.
+    Reply,
+}
+
+impl KnowledgeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KnowledgeKind::Guideline => "guideline",
+            KnowledgeKind::Reply => "reply",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "guideline" => Some(KnowledgeKind::Guideline),
+            "reply" => Some(KnowledgeKind::Reply),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for KnowledgeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One searchable entry, as stored in a point's payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KnowledgeEntry {
+    pub brand: String,
+    pub kind: KnowledgeKind,
+    /// What a draft cites: `"voice-and-tone.md > Be human > 2"` for a guideline clause, the
+    /// record id (or `"<file>:<line>"`) for a past reply.
+    pub cite: String,
+    /// Where the entry came from (the guideline file name, the replies file name); re-ingesting
+    /// a guideline file removes that file's clauses that are gone.
+    pub source: String,
+    /// The embedded text: the clause, or the inbound message a reply answered.
+    pub text: String,
+    /// The approved reply (replies only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// RFC 3339 (replies only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// Hash of everything above: equal hashes mean re-ingesting changes nothing.
+    pub content_hash: String,
+}
+
+/// A keyword vector: term ids and weights, ids strictly increasing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SparseVector {
+    pub indices: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+/// An entry with its vectors, ready to store. `id` is stable for the entry's identity (brand,
+/// kind, cite), so an edited entry replaces its old version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnowledgePoint {
+    pub id: u64,
+    pub entry: KnowledgeEntry,
+    pub dense: Vec<f32>,
+    pub sparse: SparseVector,
+}
+
+/// Which entries a search or count may see. The brand is not optional: brands never see each
+/// other's data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnowledgeFilter {
+    pub brand: String,
+    pub kind: Option<KnowledgeKind>,
+    pub channel: Option<String>,
+    pub source: Option<String>,
+}
+
+impl KnowledgeFilter {
+    pub fn brand(brand: impl Into<String>) -> Self {
+        Self {
+            brand: brand.into(),
+            kind: None,
+            channel: None,
+            source: None,
+        }
+    }
+
+    pub fn kind(mut self, kind: KnowledgeKind) -> Self {
+        self.kind = Some(kind);
+        self
+    }
+
+    pub fn channel(mut self, channel: impl Into<String>) -> Self {
+        self.channel = Some(channel.into());
+        self
+    }
+
+    pub fn source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// Whether `entry` passes this filter (what every store must agree with).
+    pub fn matches(&self, entry: &KnowledgeEntry) -> bool {
+        entry.brand == self.brand
+            && self.kind.is_none_or(|k| k == entry.kind)
+            && self
+                .channel
+                .as_ref()
+                .is_none_or(|c| entry.channel.as_ref() == Some(c))
+            && self.source.as_ref().is_none_or(|s| &entry.source == s)
+    }
+}
+
+/// A search: a dense query vector, optionally a keyword vector to fuse with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnowledgeQuery {
+    pub dense: Vec<f32>,
+    /// When present, dense and keyword rankings are fused by reciprocal rank fusion.
+    pub sparse: Option<SparseVector>,
+    pub filter: KnowledgeFilter,
+    pub limit: usize,
+}
+
+/// One search result, best first. `score` is cosine similarity for dense-only searches and the
+/// fused rank score for hybrid ones.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KnowledgeHit {
+    pub id: u64,
+    pub score: f32,
+    pub entry: KnowledgeEntry,
+}
+
+/// Errors of the knowledge seams.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KnowledgeError {
+    /// Another process holds the store (an embedded store opens in one process only).
+    #[error("the knowledge store at {path} is in use by another process{hint}")]
+    StoreInUse { path: String, hint: String },
+    /// The request is unusable (wrong vector size, empty brand, ...).
+    #[error("invalid knowledge request: {0}")]
+    InvalidRequest(String),
+    /// The store failed (I/O, server error, corrupt data).
+    #[error("knowledge store failed: {0}")]
+    Store(String),
+    /// The embedding model failed.
+    #[error("embedding failed: {0}")]
+    Embedding(String),
+}
+
+/// Turns texts into unit-length dense vectors. CPU-heavy and synchronous: call it off the async
+/// executor.
+pub trait Embedder: Send + Sync {
+    /// Length of every vector returned.
+    fn dimension(&self) -> usize;
+    /// One vector per text, in order.
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, KnowledgeError>;
+}
+
+/// Where knowledge points live.
+#[async_trait]
+pub trait VectorStore: Send + Sync {
+    /// Inserts or replaces points by id.
+    async fn upsert(&self, points: Vec<KnowledgePoint>) -> Result<(), KnowledgeError>;
+    /// The stored content hash of each id that exists, in no particular order.
+    async fn content_hashes(&self, ids: &[u64]) -> Result<Vec<(u64, String)>, KnowledgeError>;
+    /// Ids of every point that passes `filter`.
+    async fn ids(&self, filter: &KnowledgeFilter) -> Result<Vec<u64>, KnowledgeError>;
+    /// Removes points; missing ids are ignored.
+    async fn delete(&self, ids: &[u64]) -> Result<(), KnowledgeError>;
+    /// The nearest points that pass the query's filter, best first.
+    async fn search(&self, query: &KnowledgeQuery) -> Result<Vec<KnowledgeHit>, KnowledgeError>;
+    /// Exact number of points that pass `filter`.
+    async fn count(&self, filter: &KnowledgeFilter) -> Result<usize, KnowledgeError>;
+}
