@@ -18,6 +18,7 @@ pub struct Config {
     pub model: ModelConfig,
     pub engine: EngineSection,
     pub draft: DraftConfig,
+    pub store: StoreConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,6 +89,30 @@ impl Default for DraftConfig {
             brand: "our brand".into(),
             channel: "social media".into(),
             max_chars: 500,
+        }
+    }
+}
+
+/// Where the knowledge base lives: embedded Qdrant under `<home>/store`, or a Qdrant server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// gRPC URL of a Qdrant server (e.g. `http://localhost:6334`); unset: embedded store.
+    pub url: Option<String>,
+    pub api_key: Option<String>,
+    /// Prepended to the server collection's name.
+    pub collection_prefix: String,
+    /// `dense` or `hybrid` (dense + BM25 keywords, reciprocal rank fusion).
+    pub retrieval: tact_retrieval::RetrievalMode,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            api_key: None,
+            collection_prefix: "tact_".into(),
+            retrieval: tact_retrieval::RetrievalMode::default(),
         }
     }
 }

@@ -39,6 +39,13 @@ enum Command {
     Demo,
     /// Run a brand's guideline checks on a reply (exits non-zero on a blocking violation).
     Check(commands::check::CheckArgs),
+    /// Add guidelines or past replies to a brand's knowledge base.
+    Ingest {
+        #[command(subcommand)]
+        command: commands::knowledge::IngestCommand,
+    },
+    /// Search a brand's knowledge base.
+    Search(commands::knowledge::SearchArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +67,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Draft(args) => commands::draft::run(&config, args),
         Command::Demo => commands::draft::demo(&config),
         Command::Check(args) => commands::check::run(&config, args),
+        Command::Ingest { command } => commands::knowledge::ingest(&config, command),
+        Command::Search(args) => commands::knowledge::search(&config, args),
     }
 }
 
@@ -82,7 +91,8 @@ fn one_line(err: &anyhow::Error) -> String {
 
 fn init_logging(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        // qdrant-edge warns about process-wide flags it cannot be given from outside.
+        0 => "warn,qdrant_edge=error",
         1 => "info,tact=debug",
         _ => "debug,tact=trace",
     };

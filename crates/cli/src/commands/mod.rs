@@ -1,3 +1,4 @@
 pub mod check;
 pub mod draft;
+pub mod knowledge;
 pub mod models;
