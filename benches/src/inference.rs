@@ -19,8 +19,8 @@ use tact_models::{Manifest, ModelCache, ModelRole};
 
 #[derive(Debug, Parser)]
 struct Args {
-    /// Weight formats to compare: `q8_0` (tact's default rewrite) and/or `q4_1` (the file as
-    /// shipped).
+    /// Weight formats to compare: `q8_0` (tact's default rewrite), `q4_0`, `q4k`, and `q4_1`
+    /// (the file as shipped).
     #[arg(long, default_value = "q8_0,q4_1", value_delimiter = ',')]
     formats: Vec<String>,
     /// Also measure with this many busy-looping processes competing for the cores.
@@ -33,6 +33,9 @@ struct Args {
     reps: usize,
     #[arg(long)]
     model: Option<PathBuf>,
+    /// Dense f32 weights for prefill (tact's default); `--dense-prefill false` for quantized only.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    dense_prefill: bool,
 }
 
 const FILLER: &str = "Our community loves the new autumn blend, but a few people wrote in about late deliveries, a billing double charge and an app login loop after the update. ";
@@ -66,6 +69,8 @@ fn main() -> anyhow::Result<()> {
     for format in &args.formats {
         let requantize_to = match format.as_str() {
             "q8_0" => Some(QuantFormat::Q8_0),
+            "q4_0" => Some(QuantFormat::Q4_0),
+            "q4k" => Some(QuantFormat::Q4K),
             "q4_1" | "file" => None,
             other => anyhow::bail!("unknown format {other}"),
         };
@@ -74,6 +79,7 @@ fn main() -> anyhow::Result<()> {
             &path,
             &LoadOptions {
                 requantize_to,
+                dense_prefill: args.dense_prefill,
                 derived_dir: None,
             },
         )?);
@@ -82,6 +88,7 @@ fn main() -> anyhow::Result<()> {
             &path,
             &LoadOptions {
                 requantize_to,
+                dense_prefill: args.dense_prefill,
                 derived_dir: None,
             },
         )?;

@@ -30,6 +30,8 @@ pub struct ModelConfig {
     pub chat_path: Option<PathBuf>,
     /// Rewrite slow quantisation formats (Q4_1, Q5_x) to Q8_0 once, for fast CPU kernels.
     pub requantize: bool,
+    /// Keep dense f32 copies of the weights for prompt processing (faster prefill, more memory).
+    pub dense_prefill: bool,
 }
 
 impl Default for ModelConfig {
@@ -38,6 +40,7 @@ impl Default for ModelConfig {
             chat: "smollm2-135m-instruct".into(),
             chat_path: None,
             requantize: true,
+            dense_prefill: true,
         }
     }
 }
@@ -67,7 +70,7 @@ pub struct DraftConfig {
     pub temperature: f64,
     pub top_p: f64,
     pub top_k: usize,
-    pub repeat_penalty: f32,
+    pub repeat_penalty: f64,
     /// Messages longer than this many bytes are refused.
     pub max_message_bytes: usize,
     pub brand: String,
@@ -231,6 +234,15 @@ mod tests {
         let c: Config = tree.try_into().unwrap();
         assert_eq!(c.engine.queue_capacity, 3);
         assert_eq!(c.draft.brand, "Acme Coffee");
+    }
+
+    #[test]
+    fn the_example_file_documents_every_key_with_its_default() {
+        // Read as plain TOML, not through `Config`'s serde defaults: a key missing from the
+        // example file fails this test.
+        let example: toml::Table = toml::from_str(include_str!("../../../tact.example.toml")).unwrap();
+        let defaults = toml::Table::try_from(Config::default()).unwrap();
+        assert_eq!(example, defaults);
     }
 
     #[test]

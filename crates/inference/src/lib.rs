@@ -11,6 +11,7 @@ mod chat_template;
 mod engine;
 mod error;
 mod gguf;
+mod llama;
 mod model;
 mod requantize;
 mod sequence;

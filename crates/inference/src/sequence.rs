@@ -11,7 +11,7 @@ use tact_core::{FinishReason, GenerateError, GenerationEvent, GenerationStats, S
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::Result;
-use crate::model::{ChatModel, Weights};
+use crate::model::{ChatModel, SequenceCache};
 use crate::stop::{StopMatcher, StopOutcome};
 use crate::tokenizer::GgufTokenizer;
 
@@ -31,7 +31,7 @@ pub const ROLE_STOPS: [&str; 6] = [
 ];
 
 pub(crate) struct Sequence {
-    weights: Weights,
+    cache: SequenceCache,
     prompt: Vec<u32>,
     prefilled: usize,
     generated: Vec<u32>,
@@ -80,7 +80,7 @@ impl Sequence {
             .map(|s| s.to_string())
             .chain(params.stop.iter().cloned());
         Self {
-            weights: model.weights.clone(),
+            cache: model.weights.new_cache(),
             prompt,
             prefilled: 0,
             generated: Vec::new(),
@@ -122,10 +122,10 @@ impl Sequence {
         let started = Instant::now();
         let logits = if self.prefilled < self.prompt.len() {
             let end = (self.prefilled + PREFILL_CHUNK).min(self.prompt.len());
-            let logits = self.weights.forward(
+            let logits = model.weights.forward(
+                &mut self.cache,
                 &self.prompt[self.prefilled..end],
                 self.prefilled,
-                &model.device,
             )?;
             self.prefilled = end;
             self.prefill += started.elapsed();
@@ -139,7 +139,7 @@ impl Sequence {
                 .last()
                 .expect("decoding starts after the first sampled token");
             let position = self.prompt.len() + self.generated.len() - 1;
-            let logits = self.weights.forward(&[last], position, &model.device)?;
+            let logits = model.weights.forward(&mut self.cache, &[last], position)?;
             self.decode += started.elapsed();
             logits
         };

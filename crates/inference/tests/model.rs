@@ -10,29 +10,10 @@ use tact_core::{
     TextGenerator,
 };
 use tact_inference::{ChatModel, Engine, EngineConfig, Error, GgufTokenizer, LoadOptions};
-use tact_models::{Manifest, ModelCache, ModelRole};
 
 fn model_path() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let home = std::env::var_os("TACT_HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                std::env::var_os("XDG_CACHE_HOME")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| {
-                        PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache")
-                    })
-                    .join("tact")
-            });
-        let manifest = Manifest::bundled();
-        let entry = manifest.default_for(ModelRole::Chat).unwrap();
-        let cache = ModelCache::new(home.join("models"));
-        if cache.require(entry).is_err() {
-            cache.fetch(entry).expect("fetching the chat model");
-        }
-        cache.file_path(entry, &entry.files[0])
-    })
+    PATH.get_or_init(tact_e2e::chat_model_path)
 }
 
 fn model() -> ChatModel {
@@ -311,26 +292,38 @@ fn a_dropped_stream_cancels_and_a_full_queue_is_an_error() {
     );
     drop(waiting);
     drop(running);
-    // With both cancelled the engine is idle: a short request completes promptly.
-    let (tx, rx) = std::sync::mpsc::channel();
-    let e = Arc::new(e);
-    let e2 = e.clone();
-    std::thread::spawn(move || tx.send(collect(&e2, chat("Hi"), greedy(4)).3));
-    // 400 tokens would take many seconds; a cancelled engine answers well within this.
-    let finish = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("engine still busy with a cancelled request");
+    // With both cancelled the engine frees its slot and its queue at its next step; a short
+    // request is then accepted and completes promptly (400 tokens would take many seconds).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let stream = loop {
+        match e.generate(GenerateRequest {
+            messages: chat("Hi"),
+            sampling: greedy(4),
+        }) {
+            Ok(stream) => break stream,
+            Err(GenerateError::QueueFull { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(err) => panic!("engine still busy with cancelled requests: {err}"),
+        }
+    };
+    let (_, finish, stats) = stream.wait_blocking(|_| {}).unwrap();
     assert!(matches!(
         finish,
         FinishReason::Length | FinishReason::EndOfTurn | FinishReason::Stop
     ));
+    assert!(
+        stats.queued < Duration::from_secs(30),
+        "waited {:?}",
+        stats.queued
+    );
     assert_eq!(e.cancelled(), 2);
 }
 
 #[test]
 fn a_prompt_longer_than_the_context_is_an_error_not_a_panic() {
     let e = engine();
-    let huge = "word ".repeat(5000);
+    let huge = "word ".repeat(9000);
     let err = e
         .generate(GenerateRequest {
             messages: chat(&huge),

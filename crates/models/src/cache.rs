@@ -60,10 +60,17 @@ impl ModelCache {
         for file in &model.files {
             match self.status(model, file) {
                 FileStatus::Present { .. } => {}
-                FileStatus::Missing | FileStatus::WrongSize { .. } => {
+                FileStatus::Missing => {
                     return Err(Error::Missing {
                         model: model.id.clone(),
                         file: file.name.clone(),
+                    });
+                }
+                FileStatus::WrongSize { expected, actual } => {
+                    return Err(Error::WrongSize {
+                        path: self.file_path(model, file),
+                        expected,
+                        actual,
                     });
                 }
             }

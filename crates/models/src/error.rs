@@ -9,6 +9,14 @@ pub enum Error {
     UnknownModel(String),
     #[error("model {model}: file {file} is not in the cache; run `tact models fetch`")]
     Missing { model: String, file: String },
+    #[error(
+        "{path} has {actual} bytes but should have {expected} (truncated or corrupted); run `tact models fetch`"
+    )]
+    WrongSize {
+        path: PathBuf,
+        expected: u64,
+        actual: u64,
+    },
     #[error("{path}: sha256 mismatch: expected {expected}, got {actual}")]
     Sha256Mismatch {
         path: PathBuf,

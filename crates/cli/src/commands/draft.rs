@@ -19,7 +19,7 @@ const DEMO_MESSAGE: &str = "Hi! My order arrived yesterday but the mug was crack
 
 #[derive(Debug, Args)]
 pub struct DraftArgs {
-    /// The customer's message.
+    /// The customer's message (`-` reads it from standard input).
     pub message: String,
     #[arg(long)]
     pub brand: Option<String>,
@@ -66,7 +66,8 @@ struct DraftOut {
 }
 
 pub fn run(config: &Config, args: DraftArgs) -> anyhow::Result<()> {
-    let message = args.message.trim();
+    let message = read_message(&args.message, config.draft.max_message_bytes)?;
+    let message = message.trim();
     if message.is_empty() {
         bail!("the message is empty");
     }
@@ -99,6 +100,7 @@ pub fn run(config: &Config, args: DraftArgs) -> anyhow::Result<()> {
         &model_path,
         &LoadOptions {
             requantize_to: config.model.requantize.then_some(QuantFormat::Q8_0),
+            dense_prefill: config.model.dense_prefill,
             derived_dir: None,
         },
     )
@@ -171,6 +173,34 @@ pub fn run(config: &Config, args: DraftArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The message argument, or standard input for `-` (read up to one byte past the limit, so
+/// an oversized input is reported with its size without being held in memory whole).
+fn read_message(arg: &str, limit: usize) -> anyhow::Result<String> {
+    if arg != "-" {
+        return Ok(arg.to_owned());
+    }
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let read = std::io::stdin()
+        .lock()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .context("cannot read the message from standard input")?;
+    if read > limit {
+        let rest = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink()).unwrap_or(0);
+        bail!(
+            "the message is {} bytes; the limit is {limit} bytes (draft.max_message_bytes)",
+            read as u64 + rest
+        );
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "the message is not valid UTF-8 (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
 /// `tact demo`: what the README's run command does for now.
 pub fn demo(config: &Config) -> anyhow::Result<()> {
     let manifest = Manifest::bundled();
@@ -203,7 +233,7 @@ fn sampling_for(config: &Config, args: &DraftArgs, index: usize) -> SamplingPara
     if args.greedy {
         return SamplingParams {
             max_new_tokens,
-            repeat_penalty: config.draft.repeat_penalty,
+            repeat_penalty: config.draft.repeat_penalty as f32,
             ..SamplingParams::greedy()
         };
     }
@@ -213,7 +243,7 @@ fn sampling_for(config: &Config, args: &DraftArgs, index: usize) -> SamplingPara
         temperature,
         top_k: Some(config.draft.top_k),
         top_p: Some(config.draft.top_p),
-        repeat_penalty: config.draft.repeat_penalty,
+        repeat_penalty: config.draft.repeat_penalty as f32,
         seed: args.seed + index as u64,
         max_new_tokens,
         ..SamplingParams::default()

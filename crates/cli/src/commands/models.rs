@@ -16,6 +16,8 @@ pub enum ModelsCommand {
     },
     /// Show which models are present in the cache.
     List,
+    /// Check every cached file against the manifest's sha256.
+    Verify,
     /// Download a file from a model hub (needs access to one; never used by tests).
     Pull {
         repo: String,
@@ -63,6 +65,13 @@ pub fn run(config: &Config, command: ModelsCommand) -> anyhow::Result<()> {
                     };
                     println!("  {:<40} {status}", file.name);
                 }
+            }
+            Ok(())
+        }
+        ModelsCommand::Verify => {
+            for model in &manifest.models {
+                cache.verify(model)?;
+                println!("{}: ok", model.id);
             }
             Ok(())
         }

@@ -1,0 +1,195 @@
+//! End-to-end tests of the `tact` binary on the real model: bad input gets one clear error
+//! line and a non-zero exit, never a panic; a good message gets a streamed reply.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn tact(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tact"))
+        .args(args)
+        .env("TACT_HOME", home)
+        .env_remove("TACT_CONFIG")
+        .env("TACT_LOG", "off")
+        .output()
+        .expect("running tact")
+}
+
+/// A `TACT_HOME` whose model cache holds a copy of the real chat model.
+fn home_with_model() -> (tempfile::TempDir, PathBuf) {
+    let home = tempfile::tempdir().unwrap();
+    let source = tact_e2e::chat_model_path();
+    let dir = home
+        .path()
+        .join("models")
+        .join(source.parent().unwrap().file_name().unwrap());
+    std::fs::create_dir_all(&dir).unwrap();
+    let dest = dir.join(source.file_name().unwrap());
+    std::fs::copy(&source, &dest).unwrap();
+    (home, dest)
+}
+
+fn tact_stdin(home: &Path, args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tact"))
+        .args(args)
+        .env("TACT_HOME", home)
+        .env("TACT_LOG", "off")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running tact");
+    let _ = child.stdin.take().unwrap().write_all(input);
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// One line starting with `error:`, mentioning `needle`, and no panic.
+fn assert_clear_error(out: &Output, needle: &str) {
+    let err = stderr(out);
+    assert!(!out.status.success(), "expected failure, stderr: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "panic: {err}"
+    );
+    let lines: Vec<_> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got: {err}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(needle),
+        "expected {needle:?} in: {err}"
+    );
+}
+
+#[test]
+fn draft_streams_a_reply_and_json_has_candidates_and_timings() {
+    let (home, _) = home_with_model();
+    let out = tact(
+        home.path(),
+        &[
+            "draft",
+            "--greedy",
+            "--max-tokens",
+            "40",
+            "Do you ship to Canada?",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.trim().is_empty());
+    assert!(!text.contains("<|im_"), "{text}");
+
+    let out = tact(
+        home.path(),
+        &[
+            "draft",
+            "--json",
+            "-n",
+            "2",
+            "--max-tokens",
+            "24",
+            "--seed",
+            "5",
+            "Where is my order?",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let candidates = json["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 2);
+    assert_eq!(candidates[1]["seed"], 6);
+    assert!(
+        candidates
+            .iter()
+            .all(|c| c["decode_tokens_per_s"].as_f64().unwrap() > 0.0)
+    );
+}
+
+#[test]
+fn empty_and_oversized_messages_are_refused() {
+    let (home, _) = home_with_model();
+    assert_clear_error(&tact(home.path(), &["draft", "   "]), "empty");
+    // A 1 MB message (through stdin: no OS takes an argument that long).
+    let huge = "a".repeat(1 << 20);
+    assert_clear_error(
+        &tact_stdin(home.path(), &["draft", "-"], huge.as_bytes()),
+        "1048576 bytes",
+    );
+    assert_clear_error(
+        &tact_stdin(home.path(), &["draft", "-"], b"\xff\xfe not utf-8"),
+        "UTF-8",
+    );
+    let out = tact_stdin(
+        home.path(),
+        &["draft", "--greedy", "--max-tokens", "8", "-"],
+        b"Hello from stdin",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn missing_truncated_and_foreign_model_files_are_named() {
+    let home = tempfile::tempdir().unwrap();
+    assert_clear_error(&tact(home.path(), &["draft", "hi"]), "tact models fetch");
+    let missing = home.path().join("nope.gguf");
+    assert_clear_error(
+        &tact(
+            home.path(),
+            &["draft", "--model", missing.to_str().unwrap(), "hi"],
+        ),
+        "not found",
+    );
+
+    let text = home.path().join("notes.gguf");
+    std::fs::write(&text, "definitely not a model").unwrap();
+    assert_clear_error(
+        &tact(
+            home.path(),
+            &["draft", "--model", text.to_str().unwrap(), "hi"],
+        ),
+        "not a GGUF",
+    );
+
+    let (home, model) = home_with_model();
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&model, &bytes[..bytes.len() / 3]).unwrap();
+    // Through the cache: the size is checked before loading.
+    assert_clear_error(&tact(home.path(), &["draft", "hi"]), "truncated");
+    // Directly: the GGUF reader finds the cut.
+    assert_clear_error(
+        &tact(
+            home.path(),
+            &["draft", "--model", model.to_str().unwrap(), "hi"],
+        ),
+        "truncated",
+    );
+}
+
+#[test]
+fn a_corrupted_cached_file_fails_verification() {
+    let (home, model) = home_with_model();
+    let mut bytes = std::fs::read(&model).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&model, &bytes).unwrap();
+    let out = tact(home.path(), &["models", "verify"]);
+    assert_clear_error(&out, "sha256 mismatch");
+}
+
+#[test]
+fn models_list_shows_the_cache() {
+    let (home, _) = home_with_model();
+    let out = tact(home.path(), &["models", "list"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("smollm2-135m-instruct") && text.contains("present"),
+        "{text}"
+    );
+    assert!(
+        text.contains("all-minilm-l6-v2") && text.contains("missing"),
+        "{text}"
+    );
+}
