@@ -5,7 +5,9 @@
 //! ```text
 //! cargo run --release -p tact-benches --bin bench-inference -- [--formats q8_0,q4_1] [--load 1]
 //! ```
-//! Threads: candle reads `RAYON_NUM_THREADS` (default: physical cores).
+//! Threads: dense products (prefill) use `RAYON_NUM_THREADS` (default: physical cores);
+//! quantized products (decode) use `CANDLE_NUM_THREADS` (tact's `engine.decode_threads`,
+//! default 1). Run once per setting, e.g. `CANDLE_NUM_THREADS=2 cargo run ...`.
 
 use std::path::PathBuf;
 use std::process::{Child, Command};
@@ -57,9 +59,11 @@ fn main() -> anyhow::Result<()> {
         }
     };
     println!("model: {}", path.display());
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| "unset".into());
     println!(
-        "threads (RAYON_NUM_THREADS): {}",
-        std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into())
+        "threads: RAYON_NUM_THREADS={} (prefill), CANDLE_NUM_THREADS={} (decode)",
+        var("RAYON_NUM_THREADS"),
+        var("CANDLE_NUM_THREADS")
     );
     println!();
     println!(

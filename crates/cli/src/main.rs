@@ -62,6 +62,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = config::Config::load(cli.config.as_deref())?;
+    set_decode_threads(config.engine.decode_threads);
     match cli.command {
         Command::Models { command } => commands::models::run(&config, command),
         Command::Draft(args) => commands::draft::run(&config, args),
@@ -69,6 +70,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => commands::check::run(&config, args),
         Command::Ingest { command } => commands::knowledge::ingest(&config, command),
         Command::Search(args) => commands::knowledge::search(&config, args),
+    }
+}
+
+/// candle sizes its quantized-kernel worker pool from `CANDLE_NUM_THREADS` when the pool is
+/// first used and offers no other way to set it. An explicit environment setting wins.
+#[allow(unsafe_code)]
+fn set_decode_threads(threads: usize) {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // SAFETY: called from `main` before tact starts any thread (config loading and logging
+        // set-up are single-threaded), so nothing reads the environment concurrently.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", threads.to_string()) };
     }
 }
 
