@@ -1,0 +1,547 @@
+//! [`SqlStore`]: the [`WorkflowStore`] over SQLite or PostgreSQL. One body of SQL runs on both
+//! through sqlx's `Any` driver (`$n` placeholders, integers and text only); the differences are
+//! in [`Dialect`].
+
+macro_rules! outbox_columns {
+    () => {
+        "id, message_id, brand, connector, idempotency_key, payload, status, attempts, \
+         next_attempt_at, claimed_by, claimed_until, last_error, created_at, delivered_at"
+    };
+}
+
+macro_rules! final_reply_columns {
+    () => {
+        "seq, message_id, brand, channel, inbound_text, draft_text, final_text, edited, \
+         approved_by, approved_at"
+    };
+}
+
+macro_rules! token_columns {
+    () => {
+        "id, label, role, brands, created_at, revoked_at"
+    };
+}
+
+mod dialect;
+mod rows;
+
+use std::marker::PhantomData;
+use std::path::Path;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{AnyPool, Row};
+use tact_core::InboundMessage;
+
+pub use dialect::{Dialect, Postgres, Sqlite};
+
+use crate::audit::{AuditEntry, NewAuditEntry, word_diff};
+use crate::draft::DraftSet;
+use crate::error::{Error, Result};
+use crate::outbox::{Claim, OutboxEntry, OutboxStatus};
+use crate::policy::{BrandPolicy, ConnectorKind};
+use crate::state::MessageState;
+use crate::store::{
+    Change, DeliveryUpdate, FinalReply, MessageFilter, MessageRecord, Review, WorkflowStore,
+};
+use crate::token::ApiToken;
+use rows::{millis, to_json};
+
+/// The workflow store on a SQL database of dialect `D`.
+#[derive(Debug)]
+pub struct SqlStore<D: Dialect> {
+    pool: AnyPool,
+    dialect: PhantomData<D>,
+}
+
+pub type SqliteStore = SqlStore<Sqlite>;
+pub type PostgresStore = SqlStore<Postgres>;
+
+impl SqlStore<Sqlite> {
+    /// Opens (creating if needed) the store in `dir` and brings its schema up to date.
+    pub async fn open(dir: &Path) -> Result<Self> {
+        Self::migrated(dialect::connect_sqlite(dir).await?).await
+    }
+}
+
+impl SqlStore<Postgres> {
+    /// Connects to `url` and brings the schema up to date; `schema` keeps the tables in a
+    /// PostgreSQL schema of their own.
+    pub async fn connect(url: &str, schema: Option<&str>) -> Result<Self> {
+        Self::migrated(dialect::connect_postgres(url, schema).await?).await
+    }
+}
+
+impl<D: Dialect> SqlStore<D> {
+    async fn migrated(pool: AnyPool) -> Result<Self> {
+        D::migrator().run(&pool).await?;
+        Ok(Self {
+            pool,
+            dialect: PhantomData,
+        })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn current_version(&self, id: &str) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT version FROM messages WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("version")).transpose()?)
+    }
+
+    async fn outbox_conflict(&self, id: i64, expected: &'static str) -> Error {
+        match self.outbox_entry(id).await {
+            Ok(entry) => Error::DeliveryConflict {
+                id,
+                status: entry.status.as_str().to_owned(),
+                expected,
+            },
+            Err(e) => e,
+        }
+    }
+}
+
+const MESSAGE_COLUMNS: &str = "inbound, state, version, received_at, updated_at";
+
+async fn insert_audit(
+    tx: &mut sqlx::AnyConnection,
+    message_id: &str,
+    brand: &str,
+    audit: &NewAuditEntry,
+) -> Result<()> {
+    let diff = match (&audit.draft_text, &audit.final_text) {
+        (Some(draft), Some(final_text)) => word_diff(draft, final_text),
+        (None, _) | (_, None) => None,
+    };
+    sqlx::query(
+        "INSERT INTO audit_log (message_id, brand, actor, action, from_status, to_status, at, \
+         draft_text, final_text, diff, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(message_id)
+    .bind(brand)
+    .bind(&audit.actor)
+    .bind(audit.action.as_str())
+    .bind(audit.from.map(|s| s.as_str()))
+    .bind(audit.to.as_str())
+    .bind(millis(audit.at))
+    .bind(audit.draft_text.as_deref())
+    .bind(audit.final_text.as_deref())
+    .bind(diff)
+    .bind(audit.note.as_deref())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl<D: Dialect> WorkflowStore for SqlStore<D> {
+    async fn insert_message(
+        &self,
+        inbound: &InboundMessage,
+        audit: NewAuditEntry,
+    ) -> Result<MessageRecord> {
+        let state = MessageState::Received;
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO messages (id, brand, channel, inbound, status, state, version, \
+             received_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&inbound.id)
+        .bind(&inbound.brand)
+        .bind(&inbound.channel)
+        .bind(to_json(inbound)?)
+        .bind(state.status().as_str())
+        .bind(to_json(&state)?)
+        .bind(millis(audit.at))
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(Error::DuplicateMessage(inbound.id.clone()));
+        }
+        insert_audit(&mut tx, &inbound.id, &inbound.brand, &audit).await?;
+        tx.commit().await?;
+        self.message(&inbound.id).await
+    }
+
+    async fn message(&self, id: &str) -> Result<MessageRecord> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => rows::message(&row),
+            None => Err(Error::UnknownMessage(id.to_owned())),
+        }
+    }
+
+    async fn messages(&self, filter: &MessageFilter) -> Result<Vec<MessageRecord>> {
+        // Absent filters bind NULL and match everything, so one statement serves every filter.
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages \
+             WHERE ($1 IS NULL OR brand = $1) AND ($2 IS NULL OR status = $2) \
+             AND ($3 IS NULL OR channel = $3) ORDER BY received_at, id LIMIT $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(filter.brand.as_deref())
+            .bind(filter.status.map(|s| s.as_str()))
+            .bind(filter.channel.as_deref())
+            .bind(filter.limit.map_or(i64::MAX, i64::from))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rows::message).collect()
+    }
+
+    async fn apply(&self, change: Change) -> Result<MessageRecord> {
+        let id = change.message_id.as_str();
+        let version = change.expected_version + 1;
+        let at = millis(change.audit.at);
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        let updated = sqlx::query(
+            "UPDATE messages SET status = $1, state = $2, version = $3, updated_at = $4 \
+             WHERE id = $5 AND version = $6",
+        )
+        .bind(change.state.status().as_str())
+        .bind(to_json(&change.state)?)
+        .bind(version)
+        .bind(at)
+        .bind(id)
+        .bind(change.expected_version)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Err(match self.current_version(id).await? {
+                None => Error::UnknownMessage(id.to_owned()),
+                Some(current) => Error::StaleVersion {
+                    id: id.to_owned(),
+                    expected: change.expected_version,
+                    current,
+                },
+            });
+        }
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
+        let record = rows::message(&sqlx::query(&sql).bind(id).fetch_one(&mut *tx).await?)?;
+        let inbound = &record.inbound;
+
+        if let Some(drafts) = &change.draft_set {
+            sqlx::query(
+                "INSERT INTO draft_sets (message_id, message_version, drafts, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(version)
+            .bind(to_json(drafts)?)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(review) = &change.review {
+            sqlx::query(
+                "INSERT INTO reviews (message_id, message_version, reviewer, verdict, text, \
+                 reason, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(review.message_version)
+            .bind(&review.reviewer)
+            .bind(review.verdict.as_str())
+            .bind(review.text.as_deref())
+            .bind(review.reason.as_deref())
+            .bind(millis(review.at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        insert_audit(&mut tx, id, &inbound.brand, &change.audit).await?;
+        if let Some(entry) = &change.outbox {
+            let status = match entry.connector {
+                ConnectorKind::Webhook => OutboxStatus::Pending,
+                ConnectorKind::Manual => OutboxStatus::AwaitingManual,
+            };
+            sqlx::query(
+                "INSERT INTO outbox (message_id, brand, connector, idempotency_key, payload, \
+                 status, attempts, next_attempt_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7)",
+            )
+            .bind(id)
+            .bind(&inbound.brand)
+            .bind(entry.connector.as_str())
+            .bind(&entry.payload.idempotency_key)
+            .bind(to_json(&entry.payload)?)
+            .bind(status.as_str())
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(reply) = &change.final_reply {
+            sqlx::query(
+                "INSERT INTO final_replies (message_id, brand, channel, inbound_text, \
+                 draft_text, final_text, edited, approved_by, approved_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(id)
+            .bind(&inbound.brand)
+            .bind(&inbound.channel)
+            .bind(&inbound.text)
+            .bind(&reply.draft_text)
+            .bind(&reply.final_text)
+            .bind(i64::from(reply.draft_text != reply.final_text))
+            .bind(to_json(&reply.approved_by)?)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(delivery) = &change.delivery {
+            let (outbox_id, sql, expected, value) = match delivery {
+                DeliveryUpdate::Delivered { outbox_id, at } => (
+                    *outbox_id,
+                    "UPDATE outbox SET status = 'delivered', delivered_at = $1, \
+                     claimed_until = NULL WHERE id = $2 AND message_id = $3 \
+                     AND status IN ('in_flight', 'delivered')",
+                    "in_flight",
+                    OutboxValue::Time(*at),
+                ),
+                DeliveryUpdate::Posted { outbox_id, at } => (
+                    *outbox_id,
+                    "UPDATE outbox SET status = 'delivered', delivered_at = $1 \
+                     WHERE id = $2 AND message_id = $3 AND status = 'awaiting_manual'",
+                    "awaiting_manual",
+                    OutboxValue::Time(*at),
+                ),
+                DeliveryUpdate::DeadLettered { outbox_id, error } => (
+                    *outbox_id,
+                    "UPDATE outbox SET status = 'dead', last_error = $1, claimed_until = NULL \
+                     WHERE id = $2 AND message_id = $3 AND status = 'in_flight'",
+                    "in_flight",
+                    OutboxValue::Text(error.clone()),
+                ),
+            };
+            let query = match value {
+                OutboxValue::Time(t) => sqlx::query(sql).bind(millis(t)),
+                OutboxValue::Text(text) => sqlx::query(sql).bind(text),
+            };
+            let done = query.bind(outbox_id).bind(id).execute(&mut *tx).await?;
+            if done.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Err(self.outbox_conflict(outbox_id, expected).await);
+            }
+        }
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn draft_set(&self, message_id: &str) -> Result<Option<DraftSet>> {
+        let row = sqlx::query(
+            "SELECT drafts FROM draft_sets WHERE message_id = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(message_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| rows::json(&r, "drafts", "draft set"))
+            .transpose()
+    }
+
+    async fn reviews(&self, message_id: &str) -> Result<Vec<Review>> {
+        let rows = sqlx::query(
+            "SELECT reviewer, verdict, message_version, text, reason, at FROM reviews \
+             WHERE message_id = $1 ORDER BY id",
+        )
+        .bind(message_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(rows::review).collect()
+    }
+
+    async fn audit_log(&self, message_id: &str) -> Result<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT seq, message_id, brand, actor, action, from_status, to_status, at, \
+             draft_text, final_text, diff, note FROM audit_log WHERE message_id = $1 ORDER BY seq",
+        )
+        .bind(message_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(rows::audit).collect()
+    }
+
+    async fn policy(&self, brand: &str) -> Result<BrandPolicy> {
+        let row = sqlx::query("SELECT policy FROM brand_policies WHERE brand = $1")
+            .bind(brand)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => rows::json(&row, "policy", "brand policy"),
+            None => Ok(BrandPolicy::default()),
+        }
+    }
+
+    async fn set_policy(&self, brand: &str, policy: &BrandPolicy) -> Result<()> {
+        policy.validate()?;
+        sqlx::query(
+            "INSERT INTO brand_policies (brand, policy, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (brand) DO UPDATE SET policy = excluded.policy, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(brand)
+        .bind(to_json(policy)?)
+        .bind(millis(Utc::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn claim_deliveries(&self, claim: &Claim) -> Result<Vec<OutboxEntry>> {
+        let lease = chrono::Duration::from_std(claim.lease).unwrap_or(chrono::Duration::MAX);
+        let until = claim.now.checked_add_signed(lease).unwrap_or(claim.now);
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        let rows = sqlx::query(D::CLAIM)
+            .bind(&claim.worker)
+            .bind(millis(until))
+            .bind(claim.connector.as_str())
+            .bind(millis(claim.now))
+            .bind(i64::from(claim.limit))
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let mut entries = rows.iter().map(rows::outbox).collect::<Result<Vec<_>>>()?;
+        entries.sort_by_key(|e| e.id);
+        Ok(entries)
+    }
+
+    async fn retry_delivery(
+        &self,
+        outbox_id: i64,
+        worker: &str,
+        error: &str,
+        retry_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = $1, last_error = $2, \
+             claimed_by = NULL, claimed_until = NULL \
+             WHERE id = $3 AND status = 'in_flight' AND claimed_by = $4",
+        )
+        .bind(millis(retry_at))
+        .bind(error)
+        .bind(outbox_id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(self.outbox_conflict(outbox_id, "in_flight").await);
+        }
+        Ok(())
+    }
+
+    async fn outbox_entry(&self, outbox_id: i64) -> Result<OutboxEntry> {
+        let sql = concat!("SELECT ", outbox_columns!(), " FROM outbox WHERE id = $1");
+        let row = sqlx::query(sql)
+            .bind(outbox_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => rows::outbox(&row),
+            None => Err(Error::UnknownDelivery(outbox_id)),
+        }
+    }
+
+    async fn outbox_for_message(&self, message_id: &str) -> Result<Vec<OutboxEntry>> {
+        let sql = concat!(
+            "SELECT ",
+            outbox_columns!(),
+            " FROM outbox WHERE message_id = $1 ORDER BY id"
+        );
+        let rows = sqlx::query(sql)
+            .bind(message_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rows::outbox).collect()
+    }
+
+    async fn final_replies(&self, brand: &str, after: i64, limit: u32) -> Result<Vec<FinalReply>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            final_reply_columns!(),
+            " FROM final_replies WHERE brand = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        ))
+        .bind(brand)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(rows::final_reply).collect()
+    }
+
+    async fn edit_pairs(&self, brand: &str) -> Result<Vec<FinalReply>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            final_reply_columns!(),
+            " FROM final_replies WHERE brand = $1 AND edited = 1 ORDER BY seq"
+        ))
+        .bind(brand)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(rows::final_reply).collect()
+    }
+
+    async fn insert_token(&self, token: &ApiToken, secret_hash: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO api_tokens (id, secret_hash, label, role, brands, created_at, \
+             revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&token.id)
+        .bind(secret_hash)
+        .bind(&token.label)
+        .bind(token.role.as_str())
+        .bind(to_json(&token.brands)?)
+        .bind(millis(token.created_at))
+        .bind(token.revoked_at.map(millis))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<ApiToken>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM api_tokens WHERE secret_hash = $1"
+        ))
+        .bind(secret_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(rows::token).transpose()
+    }
+
+    async fn tokens(&self) -> Result<Vec<ApiToken>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM api_tokens ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(rows::token).collect()
+    }
+
+    async fn revoke_token(&self, id: &str, at: DateTime<Utc>) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2",
+        )
+        .bind(millis(at))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::UnknownToken(id.to_owned()));
+        }
+        Ok(())
+    }
+}
+
+enum OutboxValue {
+    Time(DateTime<Utc>),
+    Text(String),
+}

@@ -1,0 +1,50 @@
+//! The workflow crate's integration tests: one store suite run against SQLite and against
+//! PostgreSQL (when `TACT_TEST_DATABASE_URL` is set), including webhook delivery to a real
+//! HTTP receiver on a free loopback port.
+
+mod cases;
+mod delivery;
+mod receiver;
+mod support;
+
+/// Each case runs once per backend: `sqlite::<case>` and `postgres::<case>`.
+macro_rules! store_suite {
+    ($($module:ident :: $case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() -> anyhow::Result<()> {
+                    crate::support::run_sqlite(|wf| crate::$module::$case(wf)).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() -> anyhow::Result<()> {
+                    crate::support::run_postgres(stringify!($case), |wf| crate::$module::$case(wf))
+                        .await
+                }
+            )*
+        }
+    };
+}
+
+store_suite!(
+    cases::submit_reads_back_and_refuses_duplicates,
+    cases::edit_approve_and_post_by_hand,
+    cases::stale_versions_and_unknown_ids_change_nothing,
+    cases::concurrent_approvals_of_one_version_have_one_winner,
+    cases::crisis_mode_needs_two_reviewers,
+    cases::block_violations_need_an_override,
+    cases::rejected_replies_never_reach_the_outbox,
+    cases::approved_replies_feed_the_knowledge_base,
+    cases::policies_are_validated_and_kept,
+    cases::tokens_are_hashed_scoped_and_revocable,
+    delivery::concurrent_claims_never_share_a_row,
+    delivery::webhook_delivers_each_reply_once_signed,
+    delivery::webhook_retries_with_backoff_then_delivers,
+    delivery::webhook_dead_letters_after_max_attempts,
+    delivery::client_errors_are_dead_lettered_at_once,
+    delivery::restart_mid_delivery_redelivers_with_the_same_key,
+);
