@@ -2,6 +2,7 @@
 //! PostgreSQL (when `TACT_TEST_DATABASE_URL` is set), including webhook delivery to a real
 //! HTTP receiver on a free loopback port.
 
+mod append_only;
 mod cases;
 mod delivery;
 mod receiver;
