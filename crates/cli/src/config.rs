@@ -249,7 +249,8 @@ mod tests {
     fn the_example_file_documents_every_key_with_its_default() {
         // Read as plain TOML, not through `Config`'s serde defaults: a key missing from the
         // example file fails this test.
-        let example: toml::Table = toml::from_str(include_str!("../../../tact.example.toml")).unwrap();
+        let example: toml::Table =
+            toml::from_str(include_str!("../../../tact.example.toml")).unwrap();
         let defaults = toml::Table::try_from(Config::default()).unwrap();
         assert_eq!(example, defaults);
     }
