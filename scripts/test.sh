@@ -12,8 +12,29 @@ python3 models/fetch.py
 # binary's default, engine.decode_threads) keeps the suite fast on small machines.
 export CANDLE_NUM_THREADS="${CANDLE_NUM_THREADS:-1}"
 
+status=0
 if command -v cargo-nextest >/dev/null 2>&1 && [ "${TACT_TEST_RUNNER:-nextest}" = nextest ]; then
-  cargo nextest run --workspace --no-fail-fast "$@"
+  cargo nextest run --workspace --no-fail-fast "$@" || status=$?
 else
-  cargo test --workspace --no-fail-fast "$@"
+  cargo test --workspace --no-fail-fast "$@" || status=$?
 fi
+
+# Browser tests (web review page, eval report, extension): playwright-core driving Debian's
+# Chromium against the `tact` binary cargo just built.
+chromium=""
+for c in "${TACT_CHROMIUM:-}" /usr/bin/chromium /usr/bin/chromium-browser; do
+  if [ -n "$c" ] && [ -x "$c" ]; then chromium="$c"; break; fi
+done
+if [ -z "$chromium" ]; then
+  echo "browser tests SKIPPED: no Chromium found (apt-get install chromium, or set TACT_CHROMIUM)"
+elif ! command -v npm >/dev/null 2>&1; then
+  echo "browser tests SKIPPED: npm not found"
+else
+  export TACT_CHROMIUM="$chromium"
+  export TACT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/tact"
+  # The cargo run above built the binary along with the CLI's integration tests (building it
+  # here with `-p` would unify features differently and rebuild half the workspace).
+  [ -x "$TACT_BIN" ] || { echo "error: $TACT_BIN was not built by the cargo test run"; exit 1; }
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && npm test) || status=$?
+fi
+exit "$status"

@@ -88,7 +88,7 @@ pub struct DraftConfig {
 impl Default for DraftConfig {
     fn default() -> Self {
         Self {
-            candidates: 1,
+            candidates: 3,
             max_new_tokens: 128,
             temperature: 0.7,
             top_p: 0.9,

@@ -46,6 +46,11 @@ enum Command {
     },
     /// Search a brand's knowledge base.
     Search(commands::knowledge::SearchArgs),
+    /// Find spikes of complaints in a message stream and summarise them.
+    Crisis {
+        #[command(subcommand)]
+        command: commands::crisis::CrisisCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -70,6 +75,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => commands::check::run(&config, args),
         Command::Ingest { command } => commands::knowledge::ingest(&config, command),
         Command::Search(args) => commands::knowledge::search(&config, args),
+        Command::Crisis { command } => commands::crisis::run(&config, command),
     }
 }
 

@@ -193,3 +193,129 @@ fn models_list_shows_the_cache() {
         "{text}"
     );
 }
+
+/// A `TACT_HOME` with both real models (chat and embedding) in its cache.
+fn home_with_models() -> tempfile::TempDir {
+    let (home, _) = home_with_model();
+    let source = tact_e2e::embedding_model_dir();
+    let dir = home.path().join("models").join(source.file_name().unwrap());
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+    }
+    home
+}
+
+fn tact_with_brands(home: &Path, args: &[&str]) -> Output {
+    let brands = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../brands");
+    Command::new(env!("CARGO_BIN_EXE_tact"))
+        .args(args)
+        .env("TACT_HOME", home)
+        .env_remove("TACT_CONFIG")
+        .env("TACT_LOG", "off")
+        .env("TACT__BRANDS_DIR", brands)
+        .output()
+        .expect("running tact")
+}
+
+#[test]
+fn grounded_draft_ranks_cites_and_triages() {
+    let home = home_with_models();
+    let out = tact_with_brands(
+        home.path(),
+        &[
+            "draft",
+            "--brand",
+            "northwind",
+            "--json",
+            "-n",
+            "2",
+            "--max-tokens",
+            "32",
+            "--author",
+            "@sam_k",
+            "My parcel hasn't arrived and tracking hasn't moved in a week",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["brand"], "northwind");
+    assert_eq!(json["channel"], "x");
+    assert_eq!(json["triage"]["route"], "draft");
+    assert!(json["triage"]["intent"]["label"].is_string());
+    let candidates = json["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 3, "2 generated + the adapted past reply");
+    assert!(
+        candidates
+            .iter()
+            .any(|c| c["origin"]["kind"] == "adapted_past_reply")
+    );
+    for (i, c) in candidates.iter().enumerate() {
+        assert_eq!(c["rank"], i + 1);
+        assert!(c["score"]["total"].as_f64().is_some());
+        assert!(!c["citations"]["replies"].as_array().unwrap().is_empty());
+        assert!(
+            c["citations"]["replies"][0]["id"]
+                .as_str()
+                .unwrap()
+                .starts_with("nw-r-")
+        );
+    }
+
+    // Text output; the knowledge base is already up to date, so nothing is re-ingested.
+    let out = tact_with_brands(
+        home.path(),
+        &[
+            "draft",
+            "--brand",
+            "demo",
+            "-n",
+            "1",
+            "--max-tokens",
+            "16",
+            "Do you ship to Canada?",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("knowledge base updated"),
+        "{}",
+        stderr(&out)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("triage: draft"), "{text}");
+    assert!(
+        text.contains("#1 [") && text.contains("cites replies: nw-r-"),
+        "{text}"
+    );
+
+    // An escalation topic: no draft.
+    let out = tact_with_brands(
+        home.path(),
+        &[
+            "draft",
+            "--brand",
+            "demo",
+            "My lawyer will be in touch about this.",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("escalation: legal_threat") && text.contains("no draft"),
+        "{text}"
+    );
+
+    assert_clear_error(
+        &tact_with_brands(home.path(), &["draft", "--brand", "globex", "hi"]),
+        "no brand \"globex\"",
+    );
+    assert_clear_error(
+        &tact_with_brands(
+            home.path(),
+            &["draft", "--brand", "demo", "--channel", "fax", "hi"],
+        ),
+        "no channel \"fax\"",
+    );
+}

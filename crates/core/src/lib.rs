@@ -2,13 +2,15 @@
 //!
 //! This crate knows nothing of candle, Qdrant, SQL or HTTP. It owns the shapes that cross crate
 //! boundaries: chat turns and sampling settings ([`chat`]), the generation seam that drafting
-//! code calls without knowing which engine runs the model ([`generate`]), and the inbound
-//! message that every part of tact reads ([`message`]).
+//! code calls without knowing which engine runs the model ([`generate`]), the inbound
+//! message that every part of tact reads ([`message`]), and the knowledge seams: embedding,
+//! vector stores and the retrieval drafting calls ([`knowledge`], [`retriever`]).
 
 pub mod chat;
 pub mod generate;
 pub mod knowledge;
 pub mod message;
+pub mod retriever;
 
 pub use chat::{ChatMessage, Role, SamplingParams};
 pub use generate::{
@@ -20,3 +22,4 @@ pub use knowledge::{
     KnowledgePoint, KnowledgeQuery, SparseVector, VectorStore,
 };
 pub use message::{InboundMessage, InboundMessageError};
+pub use retriever::Retriever;

@@ -36,6 +36,30 @@ pub enum Error {
     /// A classifier was given inputs it cannot learn from or predict with.
     #[error("classifier: {0}")]
     Classifier(String),
+    /// A message was given to the drafter of another brand.
+    #[error("message {message:?} is for brand {message_brand:?}; this drafter serves {brand:?}")]
+    WrongBrand {
+        message: String,
+        message_brand: String,
+        brand: String,
+    },
+    /// Draft options that cannot be honoured; the message says which and why.
+    #[error("invalid draft options: {0}")]
+    InvalidOptions(String),
+    /// The instructions and the message alone exceed the prompt's token budget.
+    #[error(
+        "the prompt needs {tokens} tokens before any evidence, over the budget of {budget} tokens; shorten the message"
+    )]
+    PromptTooLong { tokens: usize, budget: usize },
+    /// A prompt template failed to parse or render.
+    #[error("prompt template: {0}")]
+    Template(String),
+    /// The embedder behind the `Embedder` seam failed.
+    #[error(transparent)]
+    Knowledge(#[from] tact_core::KnowledgeError),
+    /// The text generator behind the `TextGenerator` seam refused or failed a generation.
+    #[error(transparent)]
+    Generate(#[from] tact_core::GenerateError),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -16,6 +16,7 @@ mod ingest;
 mod keywords;
 mod knowledge_base;
 pub mod replies;
+pub mod retriever;
 mod store;
 
 pub use embedder::{BATCH_SIZE, MAX_TOKENS, SentenceEmbedder};

@@ -125,7 +125,7 @@ fn print_text(profile: &BrandProfile, channel: &str, ctx: &CheckContext<'_>, vs:
 
 /// The folder of brand `name`: `<brands_dir>/<name>` when it has a brand.toml, otherwise the
 /// folder whose brand.toml has `id = "<name>"`.
-fn find_brand(brands_dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn find_brand(brands_dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
     let direct = brands_dir.join(name);
     if direct.join("brand.toml").is_file() {
         return Ok(direct);

@@ -1,4 +1,6 @@
-//! `tact draft`: stream replies to a message from the local chat model.
+//! `tact draft`: replies to a customer's message from the local chat model. With `--brand` the
+//! draft is grounded in the brand's guidelines and past replies, checked, cited and ranked
+//! ([`super::grounded`]); without it, replies are streamed from a plain system prompt.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -12,19 +14,34 @@ use tact_core::{
 use tact_inference::{ChatModel, Engine, EngineConfig, LoadOptions, QuantFormat};
 use tact_models::{Manifest, ModelCache};
 
+use crate::commands::check::find_brand;
 use crate::config::Config;
 
 const SYSTEM_TEMPLATE: &str = include_str!("../../../../prompts/draft_system.md.j2");
 const DEMO_MESSAGE: &str = "Hi! My order arrived yesterday but the mug was cracked. Can you help?";
+/// The demo brand's folder under the brands directory, and a message for it.
+const DEMO_BRAND: &str = "demo";
+const DEMO_BRAND_MESSAGE: &str =
+    "Hi! My order arrived yesterday but the bag of beans was split open. Can you help?";
 
 #[derive(Debug, Args)]
 pub struct DraftArgs {
     /// The customer's message (`-` reads it from standard input).
     pub message: String,
+    /// Brand id or folder under the brands directory: grounds the draft in its guidelines and
+    /// past replies. Without it, the reply is drafted from a plain prompt.
     #[arg(long)]
     pub brand: Option<String>,
+    /// Channel to reply on (default: the brand's default channel).
     #[arg(long)]
     pub channel: Option<String>,
+    /// The customer's name or handle (with --brand).
+    #[arg(long, default_value = "customer")]
+    pub author: String,
+    /// An earlier message of the conversation, "author: text", oldest first (with --brand;
+    /// repeat for more).
+    #[arg(long, value_name = "AUTHOR: TEXT")]
+    pub thread: Vec<String>,
     /// Number of candidate replies.
     #[arg(short = 'n', long)]
     pub candidates: Option<usize>,
@@ -82,38 +99,19 @@ pub fn run(config: &Config, args: DraftArgs) -> anyhow::Result<()> {
     if candidates == 0 || candidates > 8 {
         bail!("-n must be between 1 and 8, got {candidates}");
     }
-    let brand = args
-        .brand
-        .clone()
-        .unwrap_or_else(|| config.draft.brand.clone());
+    if let Some(brand) = &args.brand {
+        let dir = find_brand(&config.brands_dir(), brand)?;
+        return super::grounded::run(config, &args, message, &dir, candidates);
+    }
+    let brand = config.draft.brand.clone();
     let channel = args
         .channel
         .clone()
         .unwrap_or_else(|| config.draft.channel.clone());
 
     let started = std::time::Instant::now();
-    let model_path = match &args.model {
-        Some(path) => path.clone(),
-        None => chat_model_path(config)?,
-    };
-    let model = ChatModel::load(
-        &model_path,
-        &LoadOptions {
-            requantize_to: config.model.requantize.then_some(QuantFormat::Q8_0),
-            dense_prefill: config.model.dense_prefill,
-            derived_dir: None,
-        },
-    )
-    .with_context(|| format!("cannot load the chat model {}", model_path.display()))?;
+    let (engine, model_path) = load_engine(config, &args, candidates)?;
     let load_ms = started.elapsed().as_secs_f64() * 1e3;
-    let engine = Engine::start(
-        model,
-        EngineConfig {
-            queue_capacity: config.engine.queue_capacity.max(candidates),
-            max_active: config.engine.max_active,
-            ..EngineConfig::default()
-        },
-    )?;
 
     let system = render_system(&brand, &channel, config.draft.max_chars)?;
     let messages = vec![ChatMessage::system(system), ChatMessage::user(message)];
@@ -173,6 +171,36 @@ pub fn run(config: &Config, args: DraftArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Loads the chat model (`--model` or the configured one) and starts the engine.
+pub(crate) fn load_engine(
+    config: &Config,
+    args: &DraftArgs,
+    candidates: usize,
+) -> anyhow::Result<(Engine, PathBuf)> {
+    let model_path = match &args.model {
+        Some(path) => path.clone(),
+        None => chat_model_path(config)?,
+    };
+    let model = ChatModel::load(
+        &model_path,
+        &LoadOptions {
+            requantize_to: config.model.requantize.then_some(QuantFormat::Q8_0),
+            dense_prefill: config.model.dense_prefill,
+            derived_dir: None,
+        },
+    )
+    .with_context(|| format!("cannot load the chat model {}", model_path.display()))?;
+    let engine = Engine::start(
+        model,
+        EngineConfig {
+            queue_capacity: config.engine.queue_capacity.max(candidates),
+            max_active: config.engine.max_active,
+            ..EngineConfig::default()
+        },
+    )?;
+    Ok((engine, model_path))
+}
+
 /// The message argument, or standard input for `-` (read up to one byte past the limit, so
 /// an oversized input is reported with its size without being held in memory whole).
 fn read_message(arg: &str, limit: usize) -> anyhow::Result<String> {
@@ -213,12 +241,27 @@ pub fn demo(config: &Config) -> anyhow::Result<()> {
                 .with_context(|| format!("fetching {}", model.id))?;
         }
     }
-    println!("customer: {DEMO_MESSAGE}\nreply:");
+    let grounded = config
+        .brands_dir()
+        .join(DEMO_BRAND)
+        .join("brand.toml")
+        .is_file();
+    let message = if grounded {
+        DEMO_BRAND_MESSAGE
+    } else {
+        DEMO_MESSAGE
+    };
+    println!("customer: {message}");
+    if !grounded {
+        println!("reply:");
+    }
     let args = DraftArgs {
-        message: DEMO_MESSAGE.into(),
-        brand: Some("Acme Mugs".into()),
-        channel: Some("X (Twitter)".into()),
-        candidates: Some(1),
+        message: message.into(),
+        brand: grounded.then(|| DEMO_BRAND.into()),
+        channel: None,
+        author: "Sam".into(),
+        thread: Vec::new(),
+        candidates: Some(if grounded { 3 } else { 1 }),
         seed: 42,
         greedy: false,
         max_tokens: None,

@@ -130,7 +130,7 @@ pub fn search(config: &Config, args: SearchArgs) -> anyhow::Result<()> {
     })
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -138,7 +138,14 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// The embedder from the model cache and the configured store.
-async fn open(config: &Config) -> anyhow::Result<KnowledgeBase> {
+pub(crate) async fn open(config: &Config) -> anyhow::Result<KnowledgeBase> {
+    Ok(open_with_embedder(config).await?.0)
+}
+
+/// [`open`], also returning the embedder the knowledge base uses (drafting scores with it).
+pub(crate) async fn open_with_embedder(
+    config: &Config,
+) -> anyhow::Result<(KnowledgeBase, Arc<dyn Embedder>)> {
     let manifest = Manifest::bundled();
     let entry = manifest
         .default_for(ModelRole::Embedding)
@@ -171,7 +178,8 @@ async fn open(config: &Config) -> anyhow::Result<KnowledgeBase> {
             )
         }
     };
-    Ok(KnowledgeBase::new(Arc::new(embedder), store)?)
+    let embedder: Arc<dyn Embedder> = Arc::new(embedder);
+    Ok((KnowledgeBase::new(embedder.clone(), store)?, embedder))
 }
 
 fn check_brand(brand: &str) -> anyhow::Result<()> {

@@ -1,4 +1,6 @@
 pub mod check;
+pub mod crisis;
 pub mod draft;
+pub mod grounded;
 pub mod knowledge;
 pub mod models;

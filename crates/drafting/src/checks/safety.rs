@@ -17,7 +17,7 @@ static CARD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d(?:[ -]?\d){12,
 /// Words that make a sentence a promise from the brand rather than a description.
 static PROMISE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(?:(?:we|i)(?:'ll|’ll| will| would| can| could| are going to|'re going to| am going to|'m going to| have| promise| guarantee| offer| owe)|you(?:'ll|’ll| will) (?:get|receive|have|be)|guaranteed?|promised?|let me)\b",
+        r"(?i)\b(?:(?:we|i)(?:'ll|’ll|'ve|’ve| will| would| can| could| are going to|'re going to| am going to|'m going to| have| promise| guarantee| offer| owe)|you(?:'ll|’ll| will) (?:get|receive|have|be)|guaranteed?|promised?|let me|approved|issued|processed|credited|refunded)\b",
     )
     .unwrap()
 });
@@ -236,6 +236,15 @@ mod tests {
         ));
         assert!(fires(Rule::Commitment, "It will arrive by Friday."));
         assert!(fires(Rule::Commitment, "Expect it within 3 days."));
+        // Done deeds are promises too: what a prompt injection asks the model to write.
+        assert!(fires(
+            Rule::Commitment,
+            "Of course! We've issued you a full refund."
+        ));
+        assert!(fires(
+            Rule::Commitment,
+            "Refund approved, $500 credited to your account."
+        ));
         assert!(!fires(
             Rule::Commitment,
             "Refunds are handled by our billing team."

@@ -1,0 +1,344 @@
+//! Candidates of a draft set: where each came from, its checks, its citations, its score, and
+//! the ranking that puts the best first.
+//!
+//! The score has three parts, each in `[0, 1]` and shown to the reviewer:
+//!
+//! - **checks**: 0 when a block-severity violation fires, otherwise 1 less 0.1 per warning
+//!   (at least 0.5);
+//! - **relevance**: cosine similarity of the candidate to the inbound message;
+//! - **closeness**: the highest cosine similarity of the candidate to an approved reply that
+//!   was in the prompt (for the adapted past reply, to the *other* approved replies, so it does
+//!   not score itself).
+//!
+//! `total = 0.5 · checks + 0.25 · relevance + 0.25 · closeness`. Ranking: a generated candidate
+//! ranks above the adapted past reply only when it beats it on both the checks and the total;
+//! otherwise it ranks below it (the bundled model writes fluent but often generic or invented
+//! text, so free generation must earn its place above an approved reply).
+
+use std::cmp::Ordering;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+use tact_core::FinishReason;
+
+use crate::checks::{Violation, blocks};
+use crate::postprocess::Change;
+use crate::rules::Severity;
+
+pub const CHECKS_WEIGHT: f32 = 0.5;
+pub const RELEVANCE_WEIGHT: f32 = 0.25;
+pub const CLOSENESS_WEIGHT: f32 = 0.25;
+/// Citations of each kind a candidate carries.
+pub const CITATIONS_PER_KIND: usize = 2;
+
+/// Where a candidate came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Origin {
+    /// Written by the model for this message.
+    Generated { seed: u64, temperature: f64 },
+    /// The closest approved past reply, lightly adapted to this message.
+    AdaptedPastReply {
+        reply_id: String,
+        /// What was changed, for the reviewer (`greeting: "Hi Ken," → "Hi Sam,"`).
+        adaptations: Vec<String>,
+    },
+}
+
+impl Origin {
+    pub fn label(&self) -> String {
+        match self {
+            Origin::Generated { seed, temperature } => {
+                format!("generated (seed {seed}, temperature {temperature:.2})")
+            }
+            Origin::AdaptedPastReply { reply_id, .. } => {
+                format!("adapted past reply {reply_id}")
+            }
+        }
+    }
+
+    fn is_adapted(&self) -> bool {
+        matches!(self, Origin::AdaptedPastReply { .. })
+    }
+}
+
+/// Evidence from the prompt that a candidate resembles, most similar first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Citation {
+    /// A guideline clause id or a past reply id.
+    pub id: String,
+    /// Cosine similarity of the candidate to the clause text or the approved reply.
+    pub similarity: f32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Citations {
+    pub clauses: Vec<Citation>,
+    pub replies: Vec<Citation>,
+}
+
+/// A candidate's score and its parts (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Score {
+    pub checks: f32,
+    pub relevance: f32,
+    pub closeness: f32,
+    pub total: f32,
+}
+
+impl Score {
+    pub fn new(violations: &[Violation], relevance: f32, closeness: f32) -> Self {
+        let checks = checks_part(violations);
+        let relevance = relevance.clamp(0.0, 1.0);
+        let closeness = closeness.clamp(0.0, 1.0);
+        Self {
+            checks,
+            relevance,
+            closeness,
+            total: CHECKS_WEIGHT * checks
+                + RELEVANCE_WEIGHT * relevance
+                + CLOSENESS_WEIGHT * closeness,
+        }
+    }
+}
+
+fn checks_part(violations: &[Violation]) -> f32 {
+    if blocks(violations) {
+        return 0.0;
+    }
+    let warnings = violations
+        .iter()
+        .filter(|v| v.severity == Severity::Warn)
+        .count();
+    (1.0 - 0.1 * warnings as f32).max(0.5)
+}
+
+/// How a generated candidate was produced.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GenerationInfo {
+    pub finish: FinishReason,
+    pub prompt_tokens: usize,
+    pub generated_tokens: usize,
+    #[serde(rename = "time_to_first_token_ms", serialize_with = "millis_opt")]
+    pub time_to_first_token: Option<Duration>,
+    #[serde(rename = "total_ms", serialize_with = "millis")]
+    pub total: Duration,
+    pub prefill_tokens_per_s: f64,
+    pub decode_tokens_per_s: f64,
+    /// The model's text before post-processing.
+    pub raw: String,
+}
+
+/// One suggested reply.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    /// 1 is the best.
+    pub rank: usize,
+    pub origin: Origin,
+    /// The text after post-processing (or adaptation).
+    pub text: String,
+    /// What post-processing changed.
+    pub changes: Vec<Change>,
+    /// Guideline violations, block first.
+    pub violations: Vec<Violation>,
+    pub citations: Citations,
+    pub score: Score,
+    /// Absent for the adapted past reply.
+    pub generation: Option<GenerationInfo>,
+}
+
+impl Candidate {
+    pub fn blocked(&self) -> bool {
+        blocks(&self.violations)
+    }
+}
+
+/// Orders candidates best first and numbers their ranks (see the module documentation).
+pub fn rank(candidates: &mut Vec<Candidate>) {
+    candidates.sort_by(by_merit);
+    let adapted = candidates
+        .iter()
+        .find(|c| c.origin.is_adapted())
+        .map(|c| c.score);
+    if let Some(adapted) = adapted {
+        let beats =
+            |c: &Candidate| c.score.checks >= adapted.checks && c.score.total > adapted.total;
+        let (mut above, rest): (Vec<Candidate>, Vec<Candidate>) = candidates
+            .drain(..)
+            .partition(|c| !c.origin.is_adapted() && beats(c));
+        let (adapted, below): (Vec<Candidate>, Vec<Candidate>) =
+            rest.into_iter().partition(|c| c.origin.is_adapted());
+        above.extend(adapted);
+        above.extend(below);
+        *candidates = above;
+    }
+    for (i, c) in candidates.iter_mut().enumerate() {
+        c.rank = i + 1;
+    }
+}
+
+/// Unblocked first, then by total score, then by the checks part.
+fn by_merit(a: &Candidate, b: &Candidate) -> Ordering {
+    a.blocked()
+        .cmp(&b.blocked())
+        .then(b.score.total.total_cmp(&a.score.total))
+        .then(b.score.checks.total_cmp(&a.score.checks))
+}
+
+/// Cosine similarity; 0 when either vector is zero or their lengths differ.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() {
+        return 0.0;
+    }
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na * nb)
+    }
+}
+
+/// The `CITATIONS_PER_KIND` items of `evidence` most similar to `vector`, best first.
+pub fn cite<'a>(
+    vector: &[f32],
+    evidence: impl IntoIterator<Item = (&'a str, &'a [f32])>,
+) -> Vec<Citation> {
+    let mut cited: Vec<Citation> = evidence
+        .into_iter()
+        .map(|(id, v)| Citation {
+            id: id.to_owned(),
+            similarity: cosine(vector, v),
+        })
+        .collect();
+    cited.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
+    cited.truncate(CITATIONS_PER_KIND);
+    cited
+}
+
+fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1e3)
+}
+
+fn millis_opt<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => millis(d, s),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Rule;
+
+    fn violation(severity: Severity) -> Violation {
+        Violation {
+            rule: Rule::Commitment,
+            severity,
+            clause: "voice.md > Safety > 3".into(),
+            message: "promises a refund".into(),
+            excerpt: "refund".into(),
+        }
+    }
+
+    fn candidate(origin: Origin, violations: Vec<Violation>, rel: f32, close: f32) -> Candidate {
+        Candidate {
+            rank: 0,
+            origin,
+            text: String::new(),
+            changes: vec![],
+            score: Score::new(&violations, rel, close),
+            violations,
+            citations: Citations::default(),
+            generation: None,
+        }
+    }
+
+    fn generated(seed: u64) -> Origin {
+        Origin::Generated {
+            seed,
+            temperature: 0.7,
+        }
+    }
+
+    fn adapted() -> Origin {
+        Origin::AdaptedPastReply {
+            reply_id: "r1".into(),
+            adaptations: vec![],
+        }
+    }
+
+    fn seeds(cs: &[Candidate]) -> Vec<Option<u64>> {
+        cs.iter()
+            .map(|c| match c.origin {
+                Origin::Generated { seed, .. } => Some(seed),
+                Origin::AdaptedPastReply { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn score_parts_add_up_and_a_block_zeroes_the_checks() {
+        let clean = Score::new(&[], 0.6, 0.4);
+        assert_eq!(clean.checks, 1.0);
+        assert!((clean.total - (0.5 + 0.15 + 0.1)).abs() < 1e-6);
+        let warned = Score::new(&[violation(Severity::Warn)], 0.6, 0.4);
+        assert!((warned.checks - 0.9).abs() < 1e-6);
+        let blocked = Score::new(&[violation(Severity::Block)], 0.9, 0.9);
+        assert_eq!(blocked.checks, 0.0);
+        assert!(blocked.total < clean.total);
+        assert_eq!(Score::new(&[], -0.2, 1.5).relevance, 0.0);
+    }
+
+    #[test]
+    fn a_generated_candidate_must_beat_the_adapted_reply_to_rank_above_it() {
+        let mut cs = vec![
+            // Better total than the adapted reply but a warning: checks do not beat it.
+            candidate(generated(1), vec![violation(Severity::Warn)], 0.95, 0.95),
+            // Clean and better on the total: beats it.
+            candidate(generated(2), vec![], 0.8, 0.7),
+            candidate(adapted(), vec![], 0.6, 0.5),
+            // Clean but worse total.
+            candidate(generated(3), vec![], 0.5, 0.4),
+            // Blocked: last.
+            candidate(generated(4), vec![violation(Severity::Block)], 0.99, 0.99),
+        ];
+        rank(&mut cs);
+        assert_eq!(seeds(&cs), [Some(2), None, Some(1), Some(3), Some(4)]);
+        assert_eq!(
+            cs.iter().map(|c| c.rank).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
+    }
+
+    #[test]
+    fn without_an_adapted_reply_candidates_rank_by_merit() {
+        let mut cs = vec![
+            candidate(generated(1), vec![violation(Severity::Block)], 0.9, 0.9),
+            candidate(generated(2), vec![], 0.3, 0.3),
+            candidate(generated(3), vec![], 0.6, 0.3),
+        ];
+        rank(&mut cs);
+        assert_eq!(seeds(&cs), [Some(3), Some(2), Some(1)]);
+    }
+
+    #[test]
+    fn citations_are_the_most_similar_evidence() {
+        let v = [1.0, 0.0];
+        let evidence = [
+            ("a", &[0.0f32, 1.0][..]),
+            ("b", &[1.0, 0.1][..]),
+            ("c", &[1.0, 1.0][..]),
+        ];
+        let cited = cite(&v, evidence);
+        assert_eq!(
+            cited.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            ["b", "c"]
+        );
+        assert!(cited[0].similarity > 0.99);
+        assert_eq!(cosine(&[1.0], &[1.0, 0.0]), 0.0);
+        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 0.0]), 0.0);
+    }
+}
