@@ -411,15 +411,21 @@ async function insertIntoTab(tabId, text) {
   }
 }
 
+/** The panel and options pages, as opposed to content scripts running in web pages. */
+function fromExtensionPage(sender) {
+  return sender.id === chrome.runtime.id && Boolean(sender.url?.startsWith(chrome.runtime.getURL('')));
+}
+
 chrome.runtime.onMessage.addListener((message, sender, reply) => {
-  if (message?.type === 'request-draft' && sender.tab) {
+  if (message?.type === 'request-draft' && sender.tab && !fromExtensionPage(sender)) {
     // From the selection button: the click is the user gesture that may open the panel.
     openPanel(sender.tab);
     requestDraft({ selection: message.selection, tab: { ...sender.tab, title: message.title || sender.tab.title, url: message.url || sender.tab.url } });
     reply({ ok: true });
     return false;
   }
-  if (message?.type !== 'verb' || sender.tab || !(message.verb in verbs)) return false;
+  // Pages get no verbs: only the extension's own pages may approve, insert or read a draft.
+  if (message?.type !== 'verb' || !fromExtensionPage(sender) || !Object.hasOwn(verbs, message.verb)) return false;
   verbs[message.verb](message)
     .then((result) => reply({ ok: true, ...(result ?? {}) }))
     .catch(async (error) => {
@@ -440,7 +446,7 @@ chrome.runtime.onMessage.addListener((message, sender, reply) => {
 const ports = new Set();
 
 chrome.runtime.onConnect.addListener(async (port) => {
-  if (port.name !== 'panel' || port.sender?.tab) return;
+  if (port.name !== 'panel' || !fromExtensionPage(port.sender)) return;
   ports.add(port);
   port.onDisconnect.addListener(() => ports.delete(port));
   port.postMessage(await view(await sessions.snapshot()));
