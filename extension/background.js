@@ -291,11 +291,19 @@ const verbs = {
     const session = await sessions.get(id);
     const text = session.editText;
     const client = await connect();
-    const detail = await client.request('POST', `/api/v1/messages/${encodeURIComponent(session.messageId)}/propose`, {
-      version: session.version,
-      candidate: session.chosen,
-      text,
-    });
+    let detail;
+    try {
+      detail = await client.request('POST', `/api/v1/messages/${encodeURIComponent(session.messageId)}/propose`, {
+        version: session.version,
+        candidate: session.chosen,
+        text,
+      });
+    } catch (error) {
+      if (error instanceof TactError && error.kind === 'not_found' && !error.code) {
+        throw new TactError('rejected', 'This tact server cannot take a reply for approval from the extension (it has no /propose route): update it, or approve the reply in the web queue.', { status: 404 });
+      }
+      throw error;
+    }
     await sessions.update(id, (s) => {
       applyDetail(s, detail);
       s.submittedText = text;
@@ -306,7 +314,10 @@ const verbs = {
   async approve({ id, overrideReason }) {
     const session = await sessions.get(id);
     const client = await connect();
-    const body = { version: session.version, candidate: session.chosen, text: session.editText };
+    const body = { version: session.version, candidate: session.chosen };
+    // Approving what someone else submitted must not send the text back: the server would
+    // count it as this approver's own edit, which the brand's policy may not let them approve.
+    if (session.submittedText === null || session.submittedText !== session.editText) body.text = session.editText;
     if (overrideReason?.trim()) body.override_reason = overrideReason.trim();
     const detail = await client.request('POST', `/api/v1/messages/${encodeURIComponent(session.messageId)}/approve`, body);
     await sessions.update(id, (s) => {

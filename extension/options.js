@@ -82,16 +82,20 @@ const TITLES = {
 async function testConnection(settings) {
   const client = new TactClient(settings);
   const me = await client.request('GET', '/api/v1/me');
-  const brands = me.brands ?? [];
-  if (!brands.includes('*') && !brands.includes(settings.brand)) {
-    throw new TactError('forbidden', `The token "${me.label}" may act for ${brands.join(', ') || 'no brand'}, not for "${settings.brand}". Ask your tact admin for a token scoped to it.`, { status: 403 });
+  let detail;
+  try {
+    detail = await client.request('GET', `/api/v1/brands/${encodeURIComponent(settings.brand)}`);
+  } catch (error) {
+    if (error.kind === 'forbidden') {
+      const scope = (me.brands ?? []).join(', ') || 'no brand';
+      error.message = `The token "${me.label}" (${me.role}) may act for ${scope}, not for brand "${settings.brand}": ${error.message} Ask your tact admin for a token with that brand.`;
+    } else if (error.kind === 'not_found') {
+      const known = await client.request('GET', '/api/v1/brands').then((l) => (l.brands ?? []).map((b) => b.id).join(', '), () => '');
+      error.message = `The server has no brand "${settings.brand}"${known ? ` (it has: ${known})` : ''}.`;
+    }
+    throw error;
   }
-  const list = await client.request('GET', '/api/v1/brands');
-  const brand = (list.brands ?? []).find((b) => b.id === settings.brand);
-  if (!brand) {
-    const known = (list.brands ?? []).map((b) => b.id).join(', ') || 'none';
-    throw new TactError('not_found', `The server has no brand "${settings.brand}" (it has: ${known}).`, { status: 404 });
-  }
+  const brand = detail.brand;
   const channels = (brand.channels ?? []).map((c) => c.id);
   if (!channels.includes(settings.channel)) {
     throw new TactError('not_found', `Brand "${settings.brand}" has no channel "${settings.channel}" (it has: ${channels.join(', ')}).`, { status: 404 });
