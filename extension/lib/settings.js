@@ -48,10 +48,10 @@ export function validateSettings(input) {
 
   if (!settings.token) {
     errors.token = 'Paste the API token your tact admin gave you.';
+  } else if (/^bearer\s/i.test(settings.token)) {
+    errors.token = 'Paste the token alone, without the word "Bearer".';
   } else if (/\s/.test(settings.token)) {
     errors.token = 'The token has spaces or line breaks in it: paste it again, without the surrounding text.';
-  } else if (settings.token.toLowerCase().startsWith('bearer')) {
-    errors.token = 'Paste the token alone, without the word "Bearer".';
   }
 
   if (!settings.brand) {
