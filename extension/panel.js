@@ -109,6 +109,8 @@ function renderError(session) {
   const settingsProblem = ['unauthorized', 'forbidden', 'not_configured', 'cors'].includes(error.kind);
   $('error-options').hidden = !settingsProblem;
   $('retry').hidden = ['rejected', 'not_configured'].includes(error.kind);
+  // Before the server has the message, Retry is the only way on: keep the banner up.
+  $('dismiss').hidden = !session.messageId;
 }
 
 function rankedCandidates(session) {
