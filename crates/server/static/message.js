@@ -59,27 +59,28 @@ function renderInbound() {
 }
 
 function renderState() {
-  const parts = [];
   const needed = detail.approvals_needed ?? 1;
-  switch (detail.status) {
-    case 'received':
-    case 'drafting': parts.push('Drafting replies…'); break;
-    case 'awaiting_review': {
-      const approvals = (detail.reviews ?? []).filter((r) => (r.verdict ?? r.action) === 'approve' || r.verdict === 'approved').length;
-      parts.push(needed > 1 ? `Awaiting review: ${approvals} of ${needed} approvals.` : 'Awaiting review.');
-      break;
-    }
-    case 'approved': parts.push(detail.delivery?.connector === 'manual'
-      ? 'Approved. Post the reply, then mark it posted.'
-      : 'Approved. Delivering…'); break;
-    case 'sent': parts.push('Sent.'); break;
-    case 'rejected': parts.push('Rejected.'); break;
-    case 'escalated': parts.push('Escalated to a person.'); break;
-    case 'failed': parts.push('Failed.'); break;
-    default: parts.push(words(detail.status));
+  const approvedBy = detail.proposal?.approved_by ?? [];
+  const manual = detail.delivery?.connector === 'manual';
+  const headline = {
+    received: 'Waiting to be drafted…',
+    drafting: 'Drafting replies…',
+    awaiting_review: needed > 1 ? `Awaiting review: ${approvedBy.length} of ${needed} approvals.` : 'Awaiting review.',
+    approved: manual ? 'Approved. Post the reply, then mark it posted.' : 'Approved. Delivering…',
+    sent: manual ? 'Sent (posted by hand).' : 'Sent.',
+    rejected: 'Rejected.',
+    escalated: 'Escalated to a person.',
+    failed: 'Failed.',
+  }[detail.status] ?? words(detail.status);
+  const details = [];
+  if (approvedBy.length && detail.status === 'awaiting_review') details.push(`Approved so far by ${approvedBy.join(', ')}.`);
+  if (detail.reason) details.push(`Reason: ${detail.reason}`);
+  if (detail.delivery) {
+    const d = detail.delivery;
+    details.push(`Delivery: ${d.connector}, ${words(d.status)}${d.attempts > 1 ? ` after ${d.attempts} attempts` : ''}.`);
+    if (d.last_error) details.push(`Last error: ${d.last_error}`);
   }
-  if (detail.delivery) parts.push(`Delivery: ${detail.delivery.connector}, ${words(label(detail.delivery.status))}.`);
-  el.state.replaceChildren(h('strong', { text: parts[0] }), ...parts.slice(1).map((p) => ` ${p}`));
+  el.state.replaceChildren(h('strong', { text: headline }), ...details.map((p) => ` ${p}`));
   if (detail.final_text) el.state.append(' ', h('span', { class: 'final-text' }, 'Final text: ', h('q', { text: detail.final_text })));
 }
 
@@ -152,11 +153,11 @@ function currentCandidate() {
   return detail?.candidates?.find((c) => c.index === chosen) ?? detail?.candidates?.[0];
 }
 
-function choose(index, { focus = false } = {}) {
+function choose(index, { focus = false, text } = {}) {
   const candidate = detail.candidates.find((c) => c.index === index);
   if (!candidate) return;
   chosen = index;
-  el.editor.value = candidate.text;
+  el.editor.value = text ?? candidate.text;
   updateEditorLabel();
   for (const card of el.candidates.querySelectorAll('.candidate')) {
     const on = Number(card.dataset.index) === index;
@@ -165,7 +166,9 @@ function choose(index, { focus = false } = {}) {
     button.setAttribute('aria-pressed', String(on));
     button.textContent = on ? 'In the editor' : 'Use this candidate';
   }
-  showCheck({ text: candidate.text, violations: candidate.violations ?? [], blocks: blocksIn(candidate.violations) });
+  if (el.editor.value === candidate.text) {
+    showCheck({ text: candidate.text, violations: candidate.violations ?? [], blocks: blocksIn(candidate.violations) });
+  }
   runCheck();
   if (focus) el.editor.focus();
 }
@@ -336,9 +339,13 @@ async function reload() {
 
 function adoptCandidates() {
   if (!detail.candidates?.length) return;
+  // A text already up for approval (someone's edit, with approvals pending) is what a further
+  // approval must agree to: start from it rather than from a fresh candidate.
+  const proposal = detail.proposal;
+  if (proposal && detail.candidates.some((c) => c.index === proposal.candidate)) chosen = proposal.candidate;
   if (!detail.candidates.some((c) => c.index === chosen)) chosen = detail.candidates[0].index;
   renderCandidates();
-  if (reviewable()) choose(chosen);
+  if (reviewable()) choose(chosen, { text: proposal?.candidate === chosen ? proposal.text : undefined });
   else {
     el.editor.value = detail.final_text ?? currentCandidate()?.text ?? '';
     updateEditorLabel();

@@ -24,11 +24,14 @@ function fillChannels() {
   const select = byId('f-channel');
   const current = select.value;
   const brand = form.elements.brand.value;
-  const ids = new Set();
-  for (const b of brands) if (!brand || b.id === brand) for (const c of b.channels ?? []) ids.add(c.id ?? c);
+  const channels = new Map();
+  for (const b of brands) {
+    if (brand && b.id !== brand) continue;
+    for (const c of b.channels ?? []) if (!channels.has(c.id)) channels.set(c.id, c.label || c.id);
+  }
   select.replaceChildren(h('option', { value: '', text: 'All channels' }),
-    ...[...ids].sort().map((id) => h('option', { value: id, text: id })));
-  select.value = ids.has(current) ? current : '';
+    ...[...channels].sort().map(([id, name]) => h('option', { value: id, text: brand ? name : id })));
+  select.value = channels.has(current) ? current : '';
 }
 
 function filtersFromUrl() {

@@ -1,0 +1,230 @@
+// The web review page against a real `tact serve --demo` (real models, SQLite, drafting) in
+// Debian's Chromium: sign in, review and approve a drafted message through the page with the
+// guideline check following the edits, and hostile customer text rendered as text.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { api, artifactPath, chromiumPath, startServer } from './lib.mjs';
+
+const executablePath = chromiumPath();
+const skip = executablePath
+  ? false
+  : 'no Chromium found (apt-get install chromium, or set TACT_CHROMIUM): review page tests skipped';
+
+// Drafting runs the real model on a small machine, behind the demo's own messages.
+const DRAFTING_MS = 300_000;
+const UI_MS = 30_000;
+
+// Breaks `voice-and-tone.md > Words we use > 1` twice ("unfortunately", "kindly").
+const BREAKS_GUIDELINES = 'Unfortunately the carrier lost track of it. Kindly send us a DM with the order number.';
+// Within every rule of the demo brand on X: no banned or non-preferred terms, no promise, no
+// sign-off, no link, no emoji, nothing quoted from the customer.
+const FOLLOWS_GUIDELINES = 'Sorry this is taking so long. Could you send us a DM with the order number? We will check with the carrier.';
+
+let server;
+let browser;
+
+before(async () => {
+  if (skip) return;
+  server = await startServer();
+  browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** A page that fails the test on any uncaught script error. */
+async function newPage(viewport = { width: 1280, height: 900 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  page.errors = errors;
+  return page;
+}
+
+async function signIn(page, next = '/') {
+  await page.goto(`${server.url}${next}`);
+  await page.waitForURL(/\/sign-in\?next=/);
+  await page.fill('#token', server.adminToken);
+  await page.click('#sign-in-form button[type=submit]');
+  await page.waitForURL((url) => url.pathname === new URL(next, server.url).pathname);
+}
+
+/** Polls the API until `predicate(detail)` holds for message `id`. */
+async function waitForMessage(id, predicate, what, timeout = DRAFTING_MS) {
+  const deadline = Date.now() + timeout;
+  let detail;
+  while (Date.now() < deadline) {
+    detail = await api(server.url, server.adminToken, 'GET', `/api/v1/messages/${encodeURIComponent(id)}`);
+    if (predicate(detail)) return detail;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`message ${id} did not become ${what} in ${timeout / 1000} s; last seen: ${JSON.stringify(detail)}`);
+}
+
+async function checkStatus(page) {
+  await page.waitForFunction(() => {
+    const s = document.querySelector('#check-status');
+    return s && s.dataset.state && s.dataset.state !== 'checking';
+  }, null, { timeout: UI_MS });
+  return page.getAttribute('#check-status', 'data-state');
+}
+
+test('sign in, edit a candidate into a violation and out of it, approve, and see it sent', { skip }, async () => {
+  const page = await newPage();
+  const auth = (method, route, body) => api(server.url, server.adminToken, method, route, body);
+
+  // The preconditions of the edit: the server's own check agrees on both texts.
+  const broken = await auth('POST', '/api/v1/check', { brand: 'northwind', channel: 'x', text: BREAKS_GUIDELINES });
+  assert.ok(broken.violations.some((v) => v.rule === 'banned_term'), JSON.stringify(broken));
+  const fixed = await auth('POST', '/api/v1/check', { brand: 'northwind', channel: 'x', text: FOLLOWS_GUIDELINES });
+  assert.deepEqual(fixed.violations, [], 'the clean reply must pass the demo brand\'s checks');
+
+  // A message of our own on X, so the reply's channel rules are known.
+  const id = `browser-review-${Date.now()}`;
+  await auth('POST', '/api/v1/messages', {
+    id, brand: 'northwind', channel: 'x', author: '@browser_test', created_at: new Date().toISOString(),
+    text: 'Hi, my beans were meant to arrive last week and the tracking has not moved since Monday.',
+  });
+
+  // A wrong token is refused with a message saying so, and nothing is stored.
+  await page.goto(`${server.url}/`);
+  await page.waitForURL(/\/sign-in\?next=/);
+  await page.fill('#token', 'not-a-real-token');
+  await page.click('#sign-in-form button[type=submit]');
+  await page.waitForSelector('#sign-in-error:not(:empty)');
+  assert.match(await page.textContent('#sign-in-error'), /not accepted/);
+  assert.equal(await page.getAttribute('#token', 'aria-invalid'), 'true');
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('tact.token')), null);
+
+  await page.fill('#token', server.adminToken);
+  await page.click('#sign-in-form button[type=submit]');
+  await page.waitForURL(`${server.url}/`);
+  assert.equal(new URL(page.url()).search, '', 'the token never appears in a URL');
+
+  await waitForMessage(id, (d) => d.status === 'awaiting_review', 'awaiting review');
+
+  // The queue, filtered to X, refreshes on its own until our message shows.
+  await page.selectOption('#f-channel', 'x');
+  await page.waitForURL(/channel=x/);
+  const item = page.locator(`.queue-item[data-id="${id}"]`);
+  await item.waitFor({ timeout: UI_MS });
+  await page.screenshot({ path: artifactPath('review-queue-1280.png'), fullPage: true });
+  await page.setViewportSize({ width: 400, height: 860 });
+  await page.screenshot({ path: artifactPath('review-queue-400.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // j moves through the queue; Enter opens the selected message.
+  const ids = await page.$$eval('.queue-item', (links) => links.map((a) => a.dataset.id));
+  for (let i = 0; i <= ids.indexOf(id); i += 1) await page.keyboard.press('j');
+  assert.equal(await page.getAttribute('.queue-item[aria-current="true"]', 'data-id'), id);
+  await page.keyboard.press('Enter');
+  await page.waitForURL(`${server.url}/messages/${id}`);
+
+  // The message, its candidates side by side, the first one in the editor and checked.
+  await page.waitForSelector('.candidate .use-candidate:not([disabled])', { timeout: UI_MS });
+  const detail = await auth('GET', `/api/v1/messages/${id}`);
+  assert.equal(await page.textContent('#inbound-text'), detail.text);
+  assert.equal(await page.locator('.candidate').count(), detail.candidates.length);
+  if (detail.candidates.some((c) => c.origin === 'adapted_past_reply')) {
+    assert.ok(await page.locator('.candidate .origin', { hasText: 'Adapted past reply' }).count() > 0);
+  }
+  assert.equal(await page.inputValue('#editor'), detail.candidates[0].text);
+  await checkStatus(page);
+
+  // e focuses the editor; a banned term shows up highlighted and listed as the text changes.
+  await page.keyboard.press('e');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'editor');
+  await page.fill('#editor', BREAKS_GUIDELINES);
+  assert.equal(await checkStatus(page), 'warn');
+  assert.match(await page.textContent('#editor-label'), /edited/);
+  const marks = await page.$$eval('#check-preview mark.violation', (ms) => ms.map((m) => m.firstChild.textContent));
+  assert.deepEqual(marks, ['Unfortunately', 'Kindly']);
+  assert.equal(await page.locator('#check-violations li[data-rule="banned_term"]').count(), 2);
+  assert.match(await page.textContent('#check-status'), /2 violations/);
+  await page.screenshot({ path: artifactPath('review-message-1280.png'), fullPage: true });
+  await page.setViewportSize({ width: 400, height: 860 });
+  await page.screenshot({ path: artifactPath('review-message-400.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // Fixed, the violations clear.
+  await page.fill('#editor', FOLLOWS_GUIDELINES);
+  assert.equal(await checkStatus(page), 'clean');
+  assert.equal(await page.locator('#check-preview mark').count(), 0);
+  assert.equal(await page.locator('#check-violations li').count(), 0);
+
+  // a approves, but not while typing: in the editor it is just a letter.
+  await page.keyboard.press('a');
+  assert.equal(await page.inputValue('#editor'), `${FOLLOWS_GUIDELINES}a`);
+  await page.keyboard.press('Backspace');
+  assert.equal(await checkStatus(page), 'clean');
+  await page.evaluate(() => document.activeElement.blur());
+  await page.keyboard.press('a');
+
+  await page.waitForSelector('#inbound-meta .badge.status-approved, #inbound-meta .badge.status-sent', { timeout: UI_MS });
+  const approved = await auth('GET', `/api/v1/messages/${id}`);
+  assert.equal(approved.final_text, FOLLOWS_GUIDELINES);
+  if (approved.delivery?.connector === 'manual') {
+    // The demo brand has no webhook: a person posts the reply and says so.
+    assert.equal(approved.status, 'approved');
+    await page.click('#mark-posted');
+  }
+  await page.waitForSelector('#inbound-meta .badge.status-sent', { timeout: UI_MS });
+  assert.match(await page.textContent('#state'), /^Sent/);
+  const sent = await auth('GET', `/api/v1/messages/${id}`);
+  assert.equal(sent.status, 'sent');
+  assert.equal(sent.final_text, FOLLOWS_GUIDELINES);
+  assert.equal(await page.locator('#approve').isDisabled(), true);
+
+  // The audit trail shows the approval with the edit as a diff.
+  await page.waitForSelector('#audit .audit-entry del, #audit .audit-entry ins', { state: 'attached', timeout: UI_MS });
+  const trail = await page.textContent('#audit');
+  assert.match(trail, /approved/);
+  await page.screenshot({ path: artifactPath('review-message-sent-1280.png'), fullPage: true });
+  assert.deepEqual(page.errors, []);
+});
+
+test('hostile message text is rendered as text, while drafting streams in and after', { skip }, async () => {
+  const page = await newPage();
+  const id = `browser-hostile-${Date.now()}`;
+  const author = '<img src=x onerror="window.__pwned=\'author\'">';
+  const text = '<script>window.__pwned="script"</script><img src=x onerror="window.__pwned=\'img\'">'
+    + '<b>bold</b> {{ 7*7 }} my order never came';
+  await api(server.url, server.adminToken, 'POST', '/api/v1/messages', {
+    id, brand: 'northwind', channel: 'x', author, text, created_at: new Date().toISOString(),
+  });
+
+  await signIn(page, `/messages/${encodeURIComponent(id)}`);
+  await page.waitForSelector('#message:not([hidden])', { timeout: UI_MS });
+  const openedWhile = await page.getAttribute('#inbound-meta .badge', 'class');
+  let navigations = 0;
+  page.on('framenavigated', (frame) => { if (frame === page.mainFrame()) navigations += 1; });
+  const inert = async () => {
+    assert.equal(await page.textContent('#inbound-text'), text);
+    assert.equal(await page.textContent('#inbound-author'), author);
+    assert.equal(await page.locator('main img, main script:not([src]), #inbound-text b').count(), 0);
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  };
+  await inert();
+
+  // Opened while queued or drafting (the demo's messages are ahead of it), the page follows
+  // the drafting over SSE to the finished candidates without a reload.
+  assert.match(openedWhile, /status-(received|drafting)/);
+  await page.waitForSelector('#inbound-meta .badge.status-awaiting_review', { timeout: DRAFTING_MS });
+  await page.waitForSelector('.candidate .use-candidate:not([disabled])', { timeout: UI_MS });
+  assert.equal(navigations, 0, 'the page reloaded instead of following the event stream');
+  await inert();
+
+  // The queue shows it as text too.
+  await page.goto(`${server.url}/?status=`);
+  const item = page.locator(`.queue-item[data-id="${id}"]`);
+  await item.waitFor({ timeout: UI_MS });
+  assert.equal(await item.locator('.qi-text').textContent(), text);
+  assert.equal(await item.locator('.qi-author').textContent(), author);
+  assert.equal(await page.locator('main img').count(), 0);
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  assert.deepEqual(page.errors, []);
+});
