@@ -64,7 +64,11 @@ async function servePages() {
     }
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) };
+  const close = () => new Promise((resolve) => {
+    server.close(resolve);
+    server.closeAllConnections(); // the browser keeps connections alive
+  });
+  return { url: `http://127.0.0.1:${server.address().port}`, close };
 }
 
 /** A port nothing listens on. */
@@ -196,6 +200,40 @@ describe('extension without a server', { skip: SKIP }, () => {
     await page.close();
   });
 
+  test('the content script inserts into the reply box last focused, and only there', async () => {
+    const pages = await servePages();
+    const page = await browser.context.newPage();
+    try {
+      await page.goto(`${pages.url}/editor.html`);
+      await page.bringToFront();
+      const insert = (text) => browser.worker.evaluate(async ([t]) => {
+        const [tab] = await chrome.tabs.query({ active: true, lastFocusedWindow: true });
+        return chrome.tabs.sendMessage(tab.id, { type: 'insert', text: t });
+      }, [text]);
+
+      const none = await insert('nothing focused yet');
+      assert.equal(none.ok, false);
+      assert.match(none.reason, /No reply box on the page has been focused/);
+
+      // Focus moves on to a button (as when the user clicks into the panel): the last reply box
+      // focused still gets the text, at its caret.
+      await page.click('#rich');
+      await page.keyboard.press('End');
+      await page.click('#elsewhere');
+      assert.deepEqual(await insert('! We do ship to Canada.'), { ok: true });
+      assert.equal(await page.textContent('#rich'), 'Thanks! We do ship to Canada.');
+      assert.equal(await page.evaluate(() => document.body.dataset.richInputs), '1');
+
+      await page.fill('#plain', 'Thanks!');
+      assert.deepEqual(await insert(' See you soon.'), { ok: true });
+      assert.equal(await page.inputValue('#plain'), 'Thanks! See you soon.');
+      assert.equal(await page.textContent('#rich'), 'Thanks! We do ship to Canada.', 'only one box changes');
+    } finally {
+      await page.close();
+      await pages.close();
+    }
+  });
+
   test('a page that forbids extensions gets a clear message, not a silent failure', async () => {
     const panel = await openPanel(browser.context, browser.id);
     const page = await browser.context.newPage();
@@ -244,6 +282,7 @@ describe('extension against a busy server', { skip: SKIP }, () => {
   after(async () => {
     await browser?.close();
     await pages?.close();
+    busy?.closeAllConnections();
     busy?.close();
   });
 
