@@ -11,6 +11,7 @@ import { verbs } from './lib/verbs.js';
 
 const MENU_ID = 'tact-draft-reply';
 const COMMAND = 'request-draft';
+
 chrome.runtime.onInstalled.addListener(() => {
   chrome.contextMenus.create({ id: MENU_ID, title: 'Draft a reply with tact', contexts: ['selection'] });
   chrome.sidePanel.setPanelBehavior({ openPanelOnActionClick: true }).catch(() => {});
