@@ -114,7 +114,10 @@ export async function follow(id) {
     }, abort.signal);
     if (!ready) await refresh(id);
   } catch (error) {
-    if (!abort.signal.aborted) await fail(id, error);
+    if (abort.signal.aborted) return;
+    await fail(id, error instanceof TactError
+      ? error
+      : new TactError('unreachable', 'The connection to the tact server dropped while drafting. Retry picks the drafts up where the server has them.'));
   } finally {
     streams.delete(id);
   }
