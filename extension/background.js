@@ -3,7 +3,7 @@
 // the panel asks for checks, submissions, approvals and insertions; every answer lands in a
 // draft session (lib/sessions.js) that the panel renders.
 import { TactError } from './lib/api.js';
-import { connect, failNew, follow, requestDraft } from './lib/drafting.js';
+import { connect, failNew, follow, refresh, requestDraft } from './lib/drafting.js';
 import * as sessions from './lib/sessions.js';
 import { Stage } from './lib/sessions.js';
 import { isConfigured, loadSettings } from './lib/settings.js';
@@ -81,6 +81,12 @@ chrome.runtime.onMessage.addListener((message, sender, reply) => {
     .catch(async (error) => {
       const tactError = error instanceof TactError ? error : new TactError('server', `Unexpected error: ${error?.message ?? error}`);
       if (!(error instanceof TactError)) console.error('tact:', error);
+      if (tactError.kind === 'conflict' && message.id) {
+        // Someone acted on the message elsewhere (the web queue): show where it stands now.
+        // The edit is kept; the user decides whether to try again.
+        await refresh(message.id).catch(() => {});
+        tactError.message = `${tactError.message} The panel now shows the message as the server has it; your edit is kept.`;
+      }
       if (message.id) {
         await sessions.update(message.id, (s) => {
           s.error = tactError.toJSON();
