@@ -124,7 +124,12 @@ function errorFromResponse(res, text) {
     case 404:
       return new TactError('not_found', serverMessage ?? `The server has no such route or record (${res.url}).`, options);
     case 409:
-      return new TactError('conflict', serverMessage ?? 'Someone changed this message in the meantime.', options);
+      // `conflict`: a stale version (someone else acted first); `invalid_transition`: the
+      // message's state does not allow this (e.g. approving one's own edit), said by the server.
+      if (code === 'conflict') return new TactError('conflict', serverMessage ?? 'Someone changed this message in the meantime.', options);
+      return new TactError('rejected', serverMessage ?? `The server refused the request (409).`, options);
+    case 413:
+      return new TactError('rejected', serverMessage ?? 'The text is too long for the server.', options);
     case 503: {
       const retryAfter = Number.parseInt(res.headers.get('retry-after') ?? '', 10);
       if (code === 'queue_full') {
