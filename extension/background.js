@@ -19,17 +19,20 @@ chrome.runtime.onInstalled.addListener(() => {
 
 // ---- requests from pages ------------------------------------------------------------------
 
-chrome.contextMenus.onClicked.addListener((info, tab) => {
+function onMenuClicked(info, tab) {
   if (info.menuItemId !== MENU_ID || !tab) return;
   openPanel(tab);
   requestDraft({ selection: info.selectionText ?? '', tab, pageUrl: info.pageUrl });
-});
+}
 
-chrome.commands.onCommand.addListener((command, tab) => {
+function onCommand(command, tab) {
   if (command !== COMMAND || !tab) return;
   openPanel(tab);
   draftFromShortcut(tab);
-});
+}
+
+chrome.contextMenus.onClicked.addListener(onMenuClicked);
+chrome.commands.onCommand.addListener(onCommand);
 
 /** The shortcut carries no selection: ask the page for it. */
 async function draftFromShortcut(tab) {
@@ -157,5 +160,6 @@ async function view(state) {
   };
 }
 
-// For tests and for the panel's "try again" path: the same entry points the browser UI uses.
-self.tact = { requestDraft, draftFromShortcut };
+// The browser's menu and shortcut events cannot be synthesised from a test; the tests call the
+// same listeners through this handle.
+self.tact = { onMenuClicked, onCommand, draftFromShortcut };

@@ -242,7 +242,7 @@ describe('extension without a server', { skip: SKIP }, () => {
     // What the keyboard shortcut runs, for a tab whose page scripts may not be injected into.
     await browser.worker.evaluate(async () => {
       const [tab] = await chrome.tabs.query({ active: true, lastFocusedWindow: true });
-      await self.tact.draftFromShortcut(tab);
+      self.tact.onCommand('request-draft', tab);
     });
     const error = await panelError(panel);
     assert.equal(error.kind, 'blocked');
@@ -300,6 +300,30 @@ describe('extension against a busy server', { skip: SKIP }, () => {
     assert.deepEqual(drafts[0].context, { url: `${pages.url}/thread.html`, title: 'Northwind Coffee community: where is my order?' });
     assert.equal(await panel.isVisible('#retry'), true);
     await panel.screenshot({ path: artifactPath('extension-panel-queue-full.png') });
+
+    // The keyboard shortcut and the context menu send the selection the same way.
+    await page.bringToFront();
+    await page.click('#c1-text', { clickCount: 3 });
+    await browser.worker.evaluate(async () => {
+      const [tab] = await chrome.tabs.query({ active: true, lastFocusedWindow: true });
+      self.tact.onCommand('request-draft', tab);
+    });
+    await panel.locator('#selection:has-text("My order has been stuck")').waitFor();
+    assert.equal((await panelError(panel)).kind, 'queue_full');
+    await browser.worker.evaluate(async () => {
+      const [tab] = await chrome.tabs.query({ active: true, lastFocusedWindow: true });
+      self.tact.onMenuClicked({ menuItemId: 'tact-draft-reply', selectionText: 'Do you ship to Canada?', pageUrl: tab.url }, tab);
+    });
+    await panel.locator('#selection:has-text("Do you ship to Canada?")').waitFor();
+    assert.deepEqual(drafts.map((d) => d.text), [
+      'Same here, do you ship to Canada at all?',
+      'My order has been stuck in processing for two weeks and nobody answers my emails. Where is it?',
+      'Do you ship to Canada?',
+    ]);
+    // Each request is its own session; the earlier ones stay reachable, selection and all.
+    assert.equal(await panel.locator('#history option').count(), 3);
+    await panel.selectOption('#history', { index: 2 });
+    await panel.locator('#selection:has-text("Same here, do you ship to Canada at all?")').waitFor();
     await panel.close();
     await page.close();
   });
