@@ -9,6 +9,7 @@ const $ = (id) => document.getElementById(id);
 let view = null;
 let checkTimer = null;
 let renderedSessionId = null;
+let retryTimer = null;
 
 function current() {
   const state = view?.state;
@@ -109,6 +110,12 @@ function renderError(session) {
   const settingsProblem = ['unauthorized', 'forbidden', 'not_configured', 'cors'].includes(error.kind);
   $('error-options').hidden = !settingsProblem;
   $('retry').hidden = ['rejected', 'not_configured'].includes(error.kind);
+  // A busy server said when to come back (Retry-After): Retry waits until then.
+  const wait = error.retryAfter ? Math.ceil((error.at + error.retryAfter * 1000 - Date.now()) / 1000) : 0;
+  $('retry').disabled = wait > 0;
+  $('retry').textContent = wait > 0 ? `Retry in ${wait} s` : 'Retry';
+  clearTimeout(retryTimer);
+  if (wait > 0) retryTimer = setTimeout(render, 1000);
   // Before the server has the message, Retry is the only way on: keep the banner up.
   $('dismiss').hidden = !session.messageId;
 }

@@ -17,7 +17,7 @@ export class TactError extends Error {
 
   /** A plain object that survives chrome.storage and message passing. */
   toJSON() {
-    return { kind: this.kind, message: this.message, status: this.status, code: this.code, retryAfter: this.retryAfter };
+    return { kind: this.kind, message: this.message, status: this.status, code: this.code, retryAfter: this.retryAfter, at: Date.now() };
   }
 }
 

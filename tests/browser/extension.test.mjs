@@ -265,7 +265,7 @@ describe('extension against a busy server', { skip: SKIP }, () => {
       for await (const chunk of req) body += chunk;
       if (req.url === '/api/v1/drafts') {
         drafts.push(JSON.parse(body));
-        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '7' });
+        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '2' });
         res.end(JSON.stringify({ error: { code: 'queue_full', message: 'the drafting queue is full (64 waiting)' } }));
       } else if (req.url === '/api/v1/me') {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -293,13 +293,20 @@ describe('extension against a busy server', { skip: SKIP }, () => {
     const panel = await openPanel(browser.context, browser.id);
     const error = await panelError(panel);
     assert.equal(error.kind, 'queue_full');
-    assert.match(error.text, /drafting queue is full\. Try again in 7 s/);
+    assert.match(error.text, /drafting queue is full\. Try again in 2 s/);
     assert.equal(await panel.textContent('#selection'), 'Same here, do you ship to Canada at all?');
     assert.equal(drafts.length, 1);
     assert.equal(drafts[0].text, 'Same here, do you ship to Canada at all?');
     assert.deepEqual(drafts[0].context, { url: `${pages.url}/thread.html`, title: 'Northwind Coffee community: where is my order?' });
-    assert.equal(await panel.isVisible('#retry'), true);
+    assert.match(await panel.textContent('#retry'), /^Retry in [12] s$/);
+    assert.equal(await panel.isDisabled('#retry'), true, 'Retry waits for Retry-After');
     await panel.screenshot({ path: artifactPath('extension-panel-queue-full.png') });
+    await panel.locator('#retry:not([disabled])').waitFor({ timeout: 5_000 });
+    await panel.click('#retry');
+    await panel.waitForFunction(() => /^Retry in/.test(document.getElementById('retry').textContent));
+    assert.equal(drafts.length, 2, 'Retry sent the kept selection again');
+    assert.equal(drafts[1].text, drafts[0].text);
+    drafts.length = 0;
 
     // The keyboard shortcut and the context menu send the selection the same way.
     await page.bringToFront();
@@ -316,7 +323,6 @@ describe('extension against a busy server', { skip: SKIP }, () => {
     });
     await panel.locator('#selection:has-text("Do you ship to Canada?")').waitFor();
     assert.deepEqual(drafts.map((d) => d.text), [
-      'Same here, do you ship to Canada at all?',
       'My order has been stuck in processing for two weeks and nobody answers my emails. Where is it?',
       'Do you ship to Canada?',
     ]);
