@@ -53,7 +53,8 @@ export const verbs = {
         text,
       });
     } catch (error) {
-      if (error instanceof TactError && error.kind === 'not_found' && !error.code) {
+      // A server from before the extension's submit route answers its catch-all 404.
+      if (error instanceof TactError && error.kind === 'not_found' && (!error.code || /no such route/i.test(error.message))) {
         throw new TactError('rejected', 'This tact server cannot take a reply for approval from the extension (it has no /propose route): update it, or approve the reply in the web queue.', { status: 404 });
       }
       throw error;
