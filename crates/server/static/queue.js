@@ -86,9 +86,11 @@ async function load() {
     list.replaceChildren(...messages.map(item));
     if (selected && !messages.some((m) => m.id === selected)) selected = null;
     if (hadFocus && selected) focusSelected();
-    status.textContent = messages.length === 0
+    const summary = messages.length === 0
       ? 'No messages match these filters.'
       : `${messages.length} ${messages.length === 1 ? 'message' : 'messages'}.`;
+    // A live region: rewriting it unchanged on every refresh would announce it again.
+    if (status.textContent !== summary) status.textContent = summary;
   } catch (err) {
     if (loading === request) showError(status, err, 'load the queue');
   }

@@ -18,7 +18,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 
 use pages::{Page, Pages};
 
@@ -28,30 +28,18 @@ use pages::{Page, Pages};
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     let pages = Arc::new(Pages::render().expect("the bundled page templates render"));
     Router::new()
-        .route(
-            "/",
-            get(|State(p): State<Arc<Pages>>| async move { html(p.get(Page::Queue)) }),
-        )
-        .route(
-            "/sign-in",
-            get(|State(p): State<Arc<Pages>>| async move { html(p.get(Page::SignIn)) }),
-        )
-        // The message id is read from the path by the page's script; the shell is the same for
-        // every message.
-        .route(
-            "/messages/{id}",
-            get(|State(p): State<Arc<Pages>>| async move { html(p.get(Page::Message)) }),
-        )
-        .route(
-            "/audit",
-            get(|State(p): State<Arc<Pages>>| async move { html(p.get(Page::Audit)) }),
-        )
-        .route(
-            "/crisis",
-            get(|State(p): State<Arc<Pages>>| async move { html(p.get(Page::Crisis)) }),
-        )
+        .route("/", shell(Page::Queue))
+        .route("/sign-in", shell(Page::SignIn))
+        // The page's script reads the message id from the path: one shell for every message.
+        .route("/messages/{id}", shell(Page::Message))
+        .route("/audit", shell(Page::Audit))
+        .route("/crisis", shell(Page::Crisis))
         .with_state(pages)
         .route("/static/{*path}", get(assets::serve))
+}
+
+fn shell(page: Page) -> MethodRouter<Arc<Pages>> {
+    get(move |State(pages): State<Arc<Pages>>| async move { html(pages.get(page)) })
 }
 
 /// Only this origin's scripts, styles and API; no inline script, no framing, no plug-ins.
