@@ -12,14 +12,14 @@ const skip = executablePath
   : 'no Chromium found (apt-get install chromium, or set TACT_CHROMIUM): review page tests skipped';
 
 // Drafting runs the real model on a small machine, behind the demo's own messages.
-const DRAFTING_MS = 300_000;
+const DRAFTING_MS = 600_000;
 const UI_MS = 30_000;
 
 // Breaks `voice-and-tone.md > Words we use > 1` twice ("unfortunately", "kindly").
-const BREAKS_GUIDELINES = 'Unfortunately the carrier lost track of it. Kindly send us a DM with the order number.';
+const BREAKS_GUIDELINES = 'Unfortunately that went wrong. Kindly send us a DM with the order number and we will look into it.';
 // Within every rule of the demo brand on X: no banned or non-preferred terms, no promise, no
 // sign-off, no link, no emoji, nothing quoted from the customer.
-const FOLLOWS_GUIDELINES = 'Sorry this is taking so long. Could you send us a DM with the order number? We will check with the carrier.';
+const FOLLOWS_GUIDELINES = 'Sorry about that. Please send us a DM with the order number and we will look into it with you.';
 
 let server;
 let browser;
@@ -53,16 +53,15 @@ async function signIn(page, next = '/') {
   await page.waitForURL((url) => url.pathname === new URL(next, server.url).pathname);
 }
 
-/** Polls the API until `predicate(detail)` holds for message `id`. */
-async function waitForMessage(id, predicate, what, timeout = DRAFTING_MS) {
-  const deadline = Date.now() + timeout;
-  let detail;
+/** Polls a message listing until it has a message; returns the first one's id. */
+async function firstDrafted(route) {
+  const deadline = Date.now() + DRAFTING_MS;
   while (Date.now() < deadline) {
-    detail = await api(server.url, server.adminToken, 'GET', `/api/v1/messages/${encodeURIComponent(id)}`);
-    if (predicate(detail)) return detail;
+    const { messages } = await api(server.url, server.adminToken, 'GET', route);
+    if (messages.length > 0) return messages[0].id;
     await new Promise((r) => setTimeout(r, 1000));
   }
-  throw new Error(`message ${id} did not become ${what} in ${timeout / 1000} s; last seen: ${JSON.stringify(detail)}`);
+  throw new Error(`nothing listed by ${route} after ${DRAFTING_MS / 1000} s`);
 }
 
 async function checkStatus(page) {
@@ -77,18 +76,15 @@ test('sign in, edit a candidate into a violation and out of it, approve, and see
   const page = await newPage();
   const auth = (method, route, body) => api(server.url, server.adminToken, method, route, body);
 
-  // The preconditions of the edit: the server's own check agrees on both texts.
-  const broken = await auth('POST', '/api/v1/check', { brand: 'northwind', channel: 'x', text: BREAKS_GUIDELINES });
-  assert.ok(broken.violations.some((v) => v.rule === 'banned_term'), JSON.stringify(broken));
-  const fixed = await auth('POST', '/api/v1/check', { brand: 'northwind', channel: 'x', text: FOLLOWS_GUIDELINES });
-  assert.deepEqual(fixed.violations, [], 'the clean reply must pass the demo brand\'s checks');
+  const { brands } = await auth('GET', '/api/v1/brands');
+  const brand = brands[0].id;
+  assert.ok(brands[0].channels.some((c) => c.id === 'x'), 'the demo brand replies on X');
 
-  // A message of our own on X, so the reply's channel rules are known.
-  const id = `browser-review-${Date.now()}`;
-  await auth('POST', '/api/v1/messages', {
-    id, brand: 'northwind', channel: 'x', author: '@browser_test', created_at: new Date().toISOString(),
-    text: 'Hi, my beans were meant to arrive last week and the tracking has not moved since Monday.',
-  });
+  // The preconditions of the edit: the server's own check agrees on both texts.
+  const broken = await auth('POST', '/api/v1/check', { brand, channel: 'x', text: BREAKS_GUIDELINES });
+  assert.deepEqual(broken.violations.map((v) => v.rule), ['banned_term', 'banned_term'], JSON.stringify(broken));
+  const fixed = await auth('POST', '/api/v1/check', { brand, channel: 'x', text: FOLLOWS_GUIDELINES });
+  assert.deepEqual(fixed.violations, [], 'the clean reply must pass the demo brand\'s checks');
 
   // A wrong token is refused with a message saying so, and nothing is stored.
   await page.goto(`${server.url}/`);
@@ -105,7 +101,8 @@ test('sign in, edit a candidate into a violation and out of it, approve, and see
   await page.waitForURL(`${server.url}/`);
   assert.equal(new URL(page.url()).search, '', 'the token never appears in a URL');
 
-  await waitForMessage(id, (d) => d.status === 'awaiting_review', 'awaiting review');
+  // The first of the demo's messages on X to be drafted.
+  const id = await firstDrafted(`/api/v1/messages?brand=${brand}&channel=x&status=awaiting_review`);
 
   // The queue, filtered to X, refreshes on its own until our message shows.
   await page.selectOption('#f-channel', 'x');
