@@ -11,16 +11,7 @@ use std::sync::Mutex;
 use tact_models::{Manifest, ModelCache, ModelEntry, ModelRole};
 
 /// `$TACT_HOME`, else `$XDG_CACHE_HOME/tact`, else `~/.cache/tact`.
-pub fn tact_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("TACT_HOME") {
-        return PathBuf::from(home);
-    }
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("tact")
-}
+pub use tact_models::tact_home;
 
 /// The model cache the tests use.
 pub fn model_cache() -> ModelCache {

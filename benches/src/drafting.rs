@@ -47,7 +47,7 @@ const MESSAGES: [&str; 6] = [
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
-    let home = tact_home();
+    let home = tact_models::tact_home();
     let manifest = Manifest::bundled();
     let cache = ModelCache::new(home.join("models"));
     let chat = manifest.default_for(ModelRole::Chat).expect("a chat model");
@@ -244,17 +244,4 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
-}
-
-/// `$TACT_HOME`, else `$XDG_CACHE_HOME/tact`, else `~/.cache/tact` (where `tact models fetch`
-/// puts the models).
-fn tact_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("TACT_HOME") {
-        return PathBuf::from(home);
-    }
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("tact")
 }

@@ -51,9 +51,7 @@ fn main() -> anyhow::Result<()> {
             let entry = manifest
                 .default_for(ModelRole::Chat)
                 .context("no chat model in the manifest")?;
-            let home = std::env::var_os("TACT_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| dirs_home().join("tact"));
+            let home = tact_models::tact_home();
             let dir = ModelCache::new(home.join("models")).require(entry)?;
             dir.join(&entry.files[0].name)
         }
@@ -147,13 +145,6 @@ fn main() -> anyhow::Result<()> {
     println!();
     println!("peak RSS: {} MiB", peak_rss_kib() / 1024);
     Ok(())
-}
-
-fn dirs_home() -> PathBuf {
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
 }
 
 fn spawn_load(n: usize) -> anyhow::Result<Vec<Child>> {

@@ -351,14 +351,7 @@ fn model_dir() -> anyhow::Result<PathBuf> {
     let entry = manifest
         .default_for(ModelRole::Embedding)
         .context("no embedding model in the manifest")?;
-    let home = std::env::var_os("TACT_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("HOME")
-                .map(|h| PathBuf::from(h).join(".cache"))
-                .unwrap_or_default()
-                .join("tact")
-        });
+    let home = tact_models::tact_home();
     Ok(ModelCache::new(home.join("models")).require(entry)?)
 }
 

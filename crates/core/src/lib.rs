@@ -8,6 +8,7 @@
 
 pub mod chat;
 pub mod generate;
+pub mod guidelines;
 pub mod knowledge;
 pub mod message;
 pub mod retriever;

@@ -7,6 +7,8 @@
 
 use std::path::Path;
 
+use tact_core::guidelines::split_clauses;
+
 use crate::error::{Error, Result};
 
 /// One numbered paragraph of a guideline document.
@@ -60,124 +62,16 @@ impl Guidelines {
     }
 }
 
-/// Splits one Markdown document into clauses, in order.
+/// Splits one Markdown document into clauses, in order (the scheme of
+/// [`tact_core::guidelines`]).
 pub fn parse(file: &str, markdown: &str) -> Vec<Clause> {
-    let title = title_level(markdown);
-    let mut clauses = Vec::new();
-    let mut headings: Vec<(usize, String)> = Vec::new();
-    let mut ordinal = 0;
-    let mut block: Vec<&str> = Vec::new();
-    let mut fenced = false;
-    let mut flush = |block: &mut Vec<&str>, headings: &[(usize, String)], ordinal: &mut usize| {
-        let text = join(block);
-        block.clear();
-        if text.is_empty() {
-            return;
-        }
-        *ordinal += 1;
-        let mut id = file.to_owned();
-        for (_, name) in headings {
-            id.push_str(" > ");
-            id.push_str(name);
-        }
-        clauses.push(Clause {
-            id: format!("{id} > {ordinal}"),
-            text,
-        });
-    };
-    for line in markdown.lines() {
-        let trimmed = line.trim();
-        let fence = trimmed.starts_with("```") || trimmed.starts_with("~~~");
-        if fenced || fence {
-            block.push(line);
-            if fenced && fence {
-                flush(&mut block, &headings, &mut ordinal);
-            }
-            fenced ^= fence;
-            continue;
-        }
-        if let Some((level, name)) = heading(trimmed) {
-            flush(&mut block, &headings, &mut ordinal);
-            ordinal = 0;
-            headings.retain(|(l, _)| *l < level);
-            if Some(level) != title {
-                headings.push((level, name));
-            }
-        } else if trimmed.is_empty() || is_rule(trimmed) {
-            flush(&mut block, &headings, &mut ordinal);
-        } else {
-            // A top-level list item starts a clause; indented lines continue the one above.
-            if list_marker(trimmed).is_some() && !line.starts_with([' ', '\t']) {
-                flush(&mut block, &headings, &mut ordinal);
-            }
-            block.push(line);
-        }
-    }
-    flush(&mut block, &headings, &mut ordinal);
-    clauses
-}
-
-/// The level of the document's title: its only level-1 heading, when it has exactly one.
-fn title_level(markdown: &str) -> Option<usize> {
-    let top = markdown
-        .lines()
-        .filter(|l| matches!(heading(l.trim()), Some((1, _))))
-        .count();
-    (top == 1).then_some(1)
-}
-
-/// `## Be human` → `(2, "Be human")`.
-fn heading(line: &str) -> Option<(usize, String)> {
-    let level = line.bytes().take_while(|&b| b == b'#').count();
-    let rest = &line[level..];
-    if !(1..=6).contains(&level) || !(rest.is_empty() || rest.starts_with([' ', '\t'])) {
-        return None;
-    }
-    let name = rest.trim().trim_end_matches('#').trim();
-    (!name.is_empty()).then(|| (level, name.to_owned()))
-}
-
-fn is_rule(line: &str) -> bool {
-    let compact: Vec<char> = line.chars().filter(|c| !c.is_whitespace()).collect();
-    compact.len() >= 3
-        && ['-', '*', '_']
-            .iter()
-            .any(|m| compact.iter().all(|c| c == m))
-}
-
-/// Length of a list marker (`- `, `* `, `+ `, `1. `, `2) `) at the start of `line`.
-fn list_marker(line: &str) -> Option<usize> {
-    if line.starts_with("- ") || line.starts_with("* ") || line.starts_with("+ ") {
-        return Some(2);
-    }
-    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
-    let rest = &line[digits..];
-    (digits > 0 && (rest.starts_with(". ") || rest.starts_with(") "))).then_some(digits + 2)
-}
-
-fn join(lines: &[&str]) -> String {
-    if lines.first().is_some_and(|l| {
-        let t = l.trim();
-        t.starts_with("```") || t.starts_with("~~~")
-    }) {
-        return lines.join("\n").trim().to_owned();
-    }
-    let mut text = String::new();
-    for (i, line) in lines.iter().enumerate() {
-        let mut line = line.trim();
-        if i == 0
-            && let Some(len) = list_marker(line)
-        {
-            line = line[len..].trim_start();
-        }
-        if !line.is_empty() {
-            if !text.is_empty() {
-                text.push(' ');
-            }
-            text.push_str(line);
-        }
-    }
-    text
+    split_clauses(file, markdown)
+        .into_iter()
+        .map(|clause| Clause {
+            id: clause.cite,
+            text: clause.text,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -18,5 +18,22 @@ pub use cache::{FetchOutcome, FileStatus, ModelCache, sha256_file};
 pub use error::{Error, Result};
 pub use manifest::{HubSource, Manifest, ModelEntry, ModelFile, ModelRole, PackageSource};
 
+/// tact's home directory: `$TACT_HOME`, else [`default_home`].
+pub fn tact_home() -> std::path::PathBuf {
+    std::env::var_os("TACT_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(default_home)
+}
+
+/// Where tact keeps its files when `$TACT_HOME` is not set: `$XDG_CACHE_HOME/tact`, else
+/// `~/.cache/tact`, else `tact` in the temporary directory.
+pub fn default_home() -> std::path::PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("tact")
+}
+
 /// The manifest compiled into the binary, so `tact` works from any directory.
 pub const BUNDLED_MANIFEST: &str = include_str!("../../../models/models.toml");
