@@ -19,6 +19,7 @@ pub struct Config {
     pub engine: EngineSection,
     pub draft: DraftConfig,
     pub store: StoreConfig,
+    pub workflow: WorkflowConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,6 +127,17 @@ impl Default for StoreConfig {
     }
 }
 
+/// The review workflow's store: SQLite in `<home>/workflow/workflow.sqlite3` unless a
+/// PostgreSQL URL is set.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkflowConfig {
+    /// `postgres://user@host/db`; unset: the embedded SQLite store.
+    pub database_url: Option<String>,
+    /// PostgreSQL schema for tact's tables; unset: the connection's default.
+    pub schema: Option<String>,
+}
+
 impl Config {
     /// Loads defaults, then `file` (or `$TACT_HOME/config.toml` when it exists), then
     /// `TACT__SECTION__KEY` variables.
@@ -188,6 +200,11 @@ impl Config {
 
     pub fn models_dir(&self) -> PathBuf {
         self.home().join("models")
+    }
+
+    /// Where the SQLite workflow store lives when no `workflow.database_url` is set.
+    pub fn workflow_dir(&self) -> PathBuf {
+        self.home().join("workflow")
     }
 }
 

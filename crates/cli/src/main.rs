@@ -51,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::crisis::CrisisCommand,
     },
+    /// Run eval suites against the drafting pipeline, or import edited approvals as cases.
+    Eval {
+        #[command(subcommand)]
+        command: commands::eval::EvalCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -76,6 +81,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest { command } => commands::knowledge::ingest(&config, command),
         Command::Search(args) => commands::knowledge::search(&config, args),
         Command::Crisis { command } => commands::crisis::run(&config, command),
+        Command::Eval { command } => commands::eval::run(&config, command),
     }
 }
 

@@ -181,8 +181,19 @@ pub(crate) fn load_engine(
         Some(path) => path.clone(),
         None => chat_model_path(config)?,
     };
+    let engine = start_engine(config, &model_path, candidates)?;
+    Ok((engine, model_path))
+}
+
+/// Loads the GGUF file at `model_path` as configured and starts its engine, with room in the
+/// queue for at least `queued` generations.
+pub(crate) fn start_engine(
+    config: &Config,
+    model_path: &std::path::Path,
+    queued: usize,
+) -> anyhow::Result<Engine> {
     let model = ChatModel::load(
-        &model_path,
+        model_path,
         &LoadOptions {
             requantize_to: config.model.requantize.then_some(QuantFormat::Q8_0),
             dense_prefill: config.model.dense_prefill,
@@ -190,15 +201,14 @@ pub(crate) fn load_engine(
         },
     )
     .with_context(|| format!("cannot load the chat model {}", model_path.display()))?;
-    let engine = Engine::start(
+    Ok(Engine::start(
         model,
         EngineConfig {
-            queue_capacity: config.engine.queue_capacity.max(candidates),
+            queue_capacity: config.engine.queue_capacity.max(queued),
             max_active: config.engine.max_active,
             ..EngineConfig::default()
         },
-    )?;
-    Ok((engine, model_path))
+    )?)
 }
 
 /// The message argument, or standard input for `-` (read up to one byte past the limit, so
@@ -313,7 +323,7 @@ fn candidate_out(
     }
 }
 
-fn chat_model_path(config: &Config) -> anyhow::Result<PathBuf> {
+pub(crate) fn chat_model_path(config: &Config) -> anyhow::Result<PathBuf> {
     if let Some(path) = &config.model.chat_path {
         return Ok(path.clone());
     }

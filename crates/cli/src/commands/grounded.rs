@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use serde::Serialize;
-use tact_core::{InboundMessage, TextGenerator};
+use tact_core::{Embedder, InboundMessage, Retriever, TextGenerator};
 use tact_drafting::triage::Route;
 use tact_drafting::{
     ApprovedEvidence, BrandProfile, Candidate, DraftOptions, DraftSet, Drafter, DrafterParts,
@@ -41,7 +41,6 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let profile = BrandProfile::load(dir)
         .with_context(|| format!("cannot load brand from {}", dir.display()))?;
-    let approved = approved_evidence(dir)?;
     let channel = args
         .channel
         .clone()
@@ -96,17 +95,8 @@ pub fn run(
     let generator: Arc<dyn TextGenerator> = engine.clone();
 
     let set = knowledge::runtime()?.block_on(async {
-        let (kb, embedder) = knowledge::open_with_embedder(config).await?;
-        ingest_brand(&kb, &profile, dir).await?;
-        let drafter = Drafter::new(DrafterParts {
-            generator,
-            embedder,
-            retriever: Arc::new(KnowledgeRetriever::new(kb, config.store.retrieval)),
-            profile,
-            approved,
-        })
-        .await?;
-        anyhow::Ok(drafter.draft(&inbound, &options).await?)
+        let pipeline = pipeline(config, dir, profile, generator).await?;
+        anyhow::Ok(pipeline.drafter.draft(&inbound, &options).await?)
     })?;
 
     if args.json {
@@ -125,9 +115,47 @@ pub fn run(
     Ok(())
 }
 
+/// The grounded drafting pipeline of one brand folder: what `tact draft --brand` and
+/// `tact eval` draft with.
+pub(crate) struct GroundedPipeline {
+    pub drafter: Drafter,
+    /// The embedder of the knowledge base.
+    pub embedder: Arc<dyn Embedder>,
+    /// The knowledge base, as the drafter retrieves from it.
+    pub retriever: Arc<dyn Retriever>,
+}
+
+/// Opens the configured knowledge base, brings it up to date with the brand folder `dir` and
+/// builds the drafter over `generator`.
+pub(crate) async fn pipeline(
+    config: &Config,
+    dir: &Path,
+    profile: BrandProfile,
+    generator: Arc<dyn TextGenerator>,
+) -> anyhow::Result<GroundedPipeline> {
+    let approved = approved_evidence(dir)?;
+    let (kb, embedder) = knowledge::open_with_embedder(config).await?;
+    ingest_brand(&kb, &profile, dir).await?;
+    let retriever: Arc<dyn Retriever> =
+        Arc::new(KnowledgeRetriever::new(kb, config.store.retrieval));
+    let drafter = Drafter::new(DrafterParts {
+        generator,
+        embedder: embedder.clone(),
+        retriever: retriever.clone(),
+        profile,
+        approved,
+    })
+    .await?;
+    Ok(GroundedPipeline {
+        drafter,
+        embedder,
+        retriever,
+    })
+}
+
 /// Brings the knowledge base up to date with the brand folder: its guideline files and its
 /// past replies. Unchanged entries cost a hash comparison, not an embedding.
-async fn ingest_brand(
+pub(crate) async fn ingest_brand(
     kb: &tact_retrieval::KnowledgeBase,
     profile: &BrandProfile,
     dir: &Path,
@@ -187,7 +215,7 @@ fn guideline_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .collect()
 }
 
-fn approved_evidence(dir: &Path) -> anyhow::Result<ApprovedEvidence> {
+pub(crate) fn approved_evidence(dir: &Path) -> anyhow::Result<ApprovedEvidence> {
     let replies = dir.join(REPLIES_FILE);
     if !replies.is_file() {
         eprintln!(
