@@ -16,6 +16,8 @@ pub enum AuditAction {
     DraftingStarted,
     DraftsReady,
     DraftingFailed,
+    /// A drafting worker gave the message back unfinished.
+    Requeued,
     Proposed,
     Approved,
     Rejected,
@@ -28,11 +30,12 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 13] = [
+    pub const ALL: [AuditAction; 14] = [
         AuditAction::Received,
         AuditAction::DraftingStarted,
         AuditAction::DraftsReady,
         AuditAction::DraftingFailed,
+        AuditAction::Requeued,
         AuditAction::Proposed,
         AuditAction::Approved,
         AuditAction::Rejected,
@@ -50,6 +53,7 @@ impl AuditAction {
             AuditAction::DraftingStarted => "drafting_started",
             AuditAction::DraftsReady => "drafts_ready",
             AuditAction::DraftingFailed => "drafting_failed",
+            AuditAction::Requeued => "requeued",
             AuditAction::Proposed => "proposed",
             AuditAction::Approved => "approved",
             AuditAction::Rejected => "rejected",

@@ -18,6 +18,16 @@ pub enum Error {
         expected: i64,
         current: i64,
     },
+    /// A drafting worker completed a job whose lease had run out and was taken over.
+    #[error(
+        "message {id:?} is being drafted by {holder:?}, not {worker:?}: the lease ran out and \
+         the job was taken over"
+    )]
+    DraftingTakenOver {
+        id: String,
+        worker: String,
+        holder: String,
+    },
     #[error(transparent)]
     Transition(#[from] TransitionError),
     #[error("message {message:?} has no draft candidate {index} (it has {count})")]

@@ -13,6 +13,8 @@
 pub mod audit;
 pub mod delivery;
 pub mod draft;
+pub mod drafting_queue;
+mod drafting_worker;
 mod error;
 pub mod outbox;
 pub mod policy;
@@ -26,6 +28,10 @@ mod workflow;
 pub use audit::{AuditAction, AuditEntry, word_diff};
 pub use delivery::{DeliveryConnector, DeliveryError, DeliveryRound, OutboxWorker};
 pub use draft::{Candidate, Citation, DraftSet, Severity, Violation};
+pub use drafting_queue::{
+    DraftError, DraftProducer, Drafted, DraftingClaim, DraftingLease, DraftingQueueDepth, Lease,
+};
+pub use drafting_worker::{DraftingReport, DraftingWorker};
 pub use error::{Error, Result};
 pub use outbox::{OutboxEntry, OutboxStatus, RetryPolicy};
 pub use policy::{BrandPolicy, ConnectorKind};
@@ -34,4 +40,4 @@ pub use state::{Event, MessageState, Status, TransitionError, transition};
 pub use store::{Change, FinalReply, MessageFilter, MessageRecord, Review, Verdict, WorkflowStore};
 pub use token::{ApiToken, BrandScope, IssuedToken, Role};
 pub use webhook::{WebhookConfig, WebhookConnector};
-pub use workflow::{ReplyChoice, Workflow};
+pub use workflow::{DEFAULT_DRAFTING_LEASE, ReplyChoice, Workflow};

@@ -127,6 +127,9 @@ pub enum Event {
     DraftingFailed {
         reason: String,
     },
+    /// A drafting worker gives the message back unfinished (it is shutting down, or its engine
+    /// is full): the message waits for drafting again.
+    Requeue,
     /// Put a text up for approval; a different text than before voids earlier approvals.
     Propose(Proposal),
     Approve {
@@ -163,6 +166,7 @@ impl Event {
             Event::StartDrafting => "start_drafting",
             Event::DraftsReady => "drafts_ready",
             Event::DraftingFailed { .. } => "drafting_failed",
+            Event::Requeue => "requeue",
             Event::Propose(_) => "propose",
             Event::Approve { .. } => "approve",
             Event::Reject { .. } => "reject",
@@ -233,6 +237,16 @@ pub fn transition(
             S::Drafting => Ok(S::Failed {
                 reason: non_empty(reason, "reason")?,
             }),
+            S::Received
+            | S::AwaitingReview(_)
+            | S::Approved(_)
+            | S::Sent(_)
+            | S::Rejected { .. }
+            | S::Escalated { .. }
+            | S::Failed { .. } => Err(not_allowed()),
+        },
+        Event::Requeue => match state {
+            S::Drafting => Ok(S::Received),
             S::Received
             | S::AwaitingReview(_)
             | S::Approved(_)

@@ -10,6 +10,7 @@ use tact_core::InboundMessage;
 
 use crate::audit::{AuditEntry, NewAuditEntry};
 use crate::draft::DraftSet;
+use crate::drafting_queue::{DraftingClaim, DraftingLease, DraftingQueueDepth, Lease};
 use crate::error::Result;
 use crate::outbox::{Claim, NewOutboxEntry, OutboxEntry};
 use crate::policy::BrandPolicy;
@@ -25,6 +26,8 @@ pub struct MessageRecord {
     pub version: i64,
     pub received_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Who is drafting the message and until when, while it is in `drafting` under a lease.
+    pub drafting: Option<DraftingLease>,
 }
 
 /// Which messages to list, oldest first.
@@ -141,6 +144,8 @@ pub struct Change {
     pub outbox: Option<NewOutboxEntry>,
     pub final_reply: Option<NewFinalReply>,
     pub delivery: Option<DeliveryUpdate>,
+    /// The drafting lease the message holds after the change; `None` releases any lease.
+    pub lease: Option<Lease>,
 }
 
 /// Where messages, drafts, reviews, the audit log, the outbox and API tokens are kept.
@@ -163,6 +168,22 @@ pub trait WorkflowStore: Send + Sync {
     /// Applies `change` atomically and returns the message at its new version.
     /// [`crate::Error::StaleVersion`] (nothing written) if the message moved on.
     async fn apply(&self, change: Change) -> Result<MessageRecord>;
+
+    /// Atomically moves up to `claim.limit` drafting jobs, oldest first, into `drafting` under
+    /// a lease for `claim.worker`, with an audit entry each, and returns them at their new
+    /// versions. A job is a message in `received`, or in `drafting` whose lease ran out (or
+    /// that has none). Concurrent claims never get the same message.
+    async fn claim_drafting(&self, claim: &DraftingClaim) -> Result<Vec<MessageRecord>>;
+
+    /// Extends every lease `worker` still holds to `until`, without changing the messages'
+    /// versions, and returns those messages' ids: a job missing from them was taken over.
+    async fn renew_drafting(&self, worker: &str, until: DateTime<Utc>) -> Result<Vec<String>>;
+
+    /// The messages `worker` holds in `drafting`, oldest first.
+    async fn drafting_claims(&self, worker: &str) -> Result<Vec<MessageRecord>>;
+
+    /// How many drafting jobs wait and how many are being drafted at `now`.
+    async fn drafting_queue(&self, now: DateTime<Utc>) -> Result<DraftingQueueDepth>;
 
     /// The newest draft set of a message.
     async fn draft_set(&self, message_id: &str) -> Result<Option<DraftSet>>;

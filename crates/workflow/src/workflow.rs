@@ -3,12 +3,14 @@
 //! store one [`Change`] with the new state, the audit entry and whatever rows go with it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use tact_core::InboundMessage;
 
 use crate::audit::{AuditAction, NewAuditEntry};
 use crate::draft::{DraftSet, Violation, count_blocks};
+use crate::drafting_queue::{DraftingClaim, DraftingQueueDepth, Lease};
 use crate::error::{Error, Result};
 use crate::outbox::{DeliveryPayload, NewOutboxEntry, OutboxEntry};
 use crate::policy::BrandPolicy;
@@ -18,6 +20,10 @@ use crate::store::{
     Verdict, WorkflowStore,
 };
 use crate::token::{ApiToken, BrandScope, IssuedToken, Role, hash_secret, new_secret};
+
+/// The lease [`Workflow::start_drafting`] grants: drafting one message takes seconds, so a
+/// caller that died is noticed within minutes.
+pub const DEFAULT_DRAFTING_LEASE: Duration = Duration::from_secs(300);
 
 /// The text a reviewer settles on: a candidate as drafted, or their edit of one.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,8 +87,10 @@ impl Workflow {
         self.store.messages(filter).await
     }
 
-    /// Takes a received message for drafting. Two drafting workers racing for one message
-    /// cannot both win: the loser gets [`Error::StaleVersion`].
+    /// Takes a received message for drafting outside the queue, under a lease of
+    /// [`DEFAULT_DRAFTING_LEASE`] for `actor`: if `actor` dies, a queue worker drafts the
+    /// message once the lease runs out. Two drafting workers racing for one message cannot
+    /// both win: the loser gets [`Error::StaleVersion`].
     pub async fn start_drafting(
         &self,
         id: &str,
@@ -91,11 +99,82 @@ impl Workflow {
     ) -> Result<MessageRecord> {
         let record = self.load(id, version).await?;
         let next = self.next(&record, &Event::StartDrafting).await?;
-        let change = change(&record, next, actor, AuditAction::DraftingStarted);
+        let mut change = change(&record, next, actor, AuditAction::DraftingStarted);
+        change.lease = Some(Lease::starting(
+            actor,
+            change.audit.at,
+            DEFAULT_DRAFTING_LEASE,
+        ));
         self.store.apply(change).await
     }
 
-    /// Stores the drafts and puts the message in the review queue.
+    /// Claims up to `limit` drafting jobs, oldest first, for `worker` under a lease of
+    /// `lease`. See [`WorkflowStore::claim_drafting`].
+    #[tracing::instrument(name = "claim_drafting", skip_all, fields(worker, limit))]
+    pub async fn claim_drafting(
+        &self,
+        worker: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<MessageRecord>> {
+        if worker.trim().is_empty() {
+            return Err(Error::Empty { field: "worker" });
+        }
+        let claim = DraftingClaim {
+            worker: worker.to_owned(),
+            limit,
+            now: now(),
+            lease,
+        };
+        let jobs = self.store.claim_drafting(&claim).await?;
+        tracing::debug!(claimed = jobs.len(), "drafting jobs claimed");
+        Ok(jobs)
+    }
+
+    /// Extends `worker`'s leases by `lease` from now; returns the ids of the jobs it still
+    /// holds.
+    pub async fn renew_drafting(&self, worker: &str, lease: Duration) -> Result<Vec<String>> {
+        let until = Lease::starting(worker, now(), lease).until;
+        self.store.renew_drafting(worker, until).await
+    }
+
+    /// Gives a job `worker` holds back to the queue unfinished.
+    pub async fn requeue(
+        &self,
+        id: &str,
+        version: i64,
+        worker: &str,
+        reason: &str,
+    ) -> Result<MessageRecord> {
+        let record = self.load_held(id, version, worker).await?;
+        let next = self.next(&record, &Event::Requeue).await?;
+        let mut change = change(&record, next, worker, AuditAction::Requeued);
+        change.audit.note = Some(reason.to_owned());
+        self.store.apply(change).await
+    }
+
+    /// Gives every job `worker` holds back to the queue (a worker shutting down); returns
+    /// their ids. A job taken over meanwhile is left to its new holder.
+    pub async fn requeue_claims(&self, worker: &str, reason: &str) -> Result<Vec<String>> {
+        let mut requeued = Vec::new();
+        for record in self.store.drafting_claims(worker).await? {
+            let id = record.inbound.id.as_str();
+            match self.requeue(id, record.version, worker, reason).await {
+                Ok(_) => requeued.push(id.to_owned()),
+                Err(Error::StaleVersion { .. } | Error::DraftingTakenOver { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(requeued)
+    }
+
+    /// Drafting jobs waiting and in progress now.
+    pub async fn drafting_queue(&self) -> Result<DraftingQueueDepth> {
+        self.store.drafting_queue(now()).await
+    }
+
+    /// Stores the drafts and puts the message in the review queue. Refused with
+    /// [`Error::DraftingTakenOver`] when another worker holds the message's drafting lease.
     pub async fn drafts_ready(
         &self,
         id: &str,
@@ -106,7 +185,7 @@ impl Workflow {
         if drafts.candidates.is_empty() {
             return Err(Error::NoDrafts(id.to_owned()));
         }
-        let record = self.load(id, version).await?;
+        let record = self.load_held(id, version, actor).await?;
         let next = self.next(&record, &Event::DraftsReady).await?;
         let mut change = change(&record, next, actor, AuditAction::DraftsReady);
         change.audit.note = Some(format!("{} candidate(s)", drafts.candidates.len()));
@@ -114,6 +193,27 @@ impl Workflow {
         self.store.apply(change).await
     }
 
+    /// Triage sent the message to a person instead of drafting it. Refused like
+    /// [`Workflow::drafts_ready`] when another worker holds the lease.
+    pub async fn drafting_escalated(
+        &self,
+        id: &str,
+        version: i64,
+        worker: &str,
+        reason: &str,
+    ) -> Result<MessageRecord> {
+        let record = self.load_held(id, version, worker).await?;
+        let event = Event::Escalate {
+            actor: worker.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let next = self.next(&record, &event).await?;
+        let mut change = change(&record, next, worker, AuditAction::Escalated);
+        change.audit.note = Some(reason.to_owned());
+        self.store.apply(change).await
+    }
+
+    /// Refused like [`Workflow::drafts_ready`] when another worker holds the lease.
     pub async fn drafting_failed(
         &self,
         id: &str,
@@ -121,7 +221,7 @@ impl Workflow {
         actor: &str,
         reason: &str,
     ) -> Result<MessageRecord> {
-        let record = self.load(id, version).await?;
+        let record = self.load_held(id, version, actor).await?;
         let event = Event::DraftingFailed {
             reason: reason.to_owned(),
         };
@@ -420,6 +520,30 @@ impl Workflow {
         self.store.revoke_token(id, now()).await
     }
 
+    /// The message, if it is still at `version` and no worker but `worker` holds its drafting
+    /// lease. The store's version guard makes this hold at the moment of writing too: taking a
+    /// job over bumps the version.
+    async fn load_held(&self, id: &str, version: i64, worker: &str) -> Result<MessageRecord> {
+        let record = self.store.message(id).await?;
+        if let Some(lease) = &record.drafting
+            && lease.worker != worker
+        {
+            return Err(Error::DraftingTakenOver {
+                id: id.to_owned(),
+                worker: worker.to_owned(),
+                holder: lease.worker.clone(),
+            });
+        }
+        if record.version != version {
+            return Err(Error::StaleVersion {
+                id: id.to_owned(),
+                expected: version,
+                current: record.version,
+            });
+        }
+        Ok(record)
+    }
+
     /// The message, if it is still at `version`.
     async fn load(&self, id: &str, version: i64) -> Result<MessageRecord> {
         let record = self.store.message(id).await?;
@@ -540,6 +664,7 @@ fn change(record: &MessageRecord, next: MessageState, actor: &str, action: Audit
         outbox: None,
         final_reply: None,
         delivery: None,
+        lease: None,
     }
 }
 

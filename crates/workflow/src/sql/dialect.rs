@@ -20,6 +20,9 @@ pub trait Dialect: Send + Sync + 'static {
     /// Marks due rows in flight and returns them. Binds: `$1` worker, `$2` claimed until,
     /// `$3` connector, `$4` now, `$5` limit.
     const CLAIM: &'static str;
+    /// Selects the drafting jobs due at `$1` (at most `$2`, oldest first), locking them for
+    /// the claiming transaction.
+    const DRAFTING_JOBS: &'static str;
 
     fn migrator() -> Migrator {
         let migrations = Self::MIGRATIONS
@@ -55,22 +58,42 @@ macro_rules! claim_sql {
     };
 }
 
+macro_rules! drafting_jobs_sql {
+    ($lock:literal) => {
+        concat!(
+            "SELECT id, brand, status, drafting_by, version FROM messages ",
+            "WHERE status = 'received' OR (status = 'drafting' ",
+            "AND (drafting_until IS NULL OR drafting_until <= $1)) ",
+            "ORDER BY received_at, id LIMIT $2",
+            $lock
+        )
+    };
+}
+
 /// SQLite in WAL mode: the embedded default, one file in a directory.
 #[derive(Debug, Clone, Copy)]
 pub struct Sqlite;
 
 impl Dialect for Sqlite {
     const NAME: &'static str = "sqlite";
-    const MIGRATIONS: &'static [(i64, &'static str, &'static str)] = &[(
-        1,
-        "workflow",
-        include_str!("../../migrations/sqlite/0001_workflow.sql"),
-    )];
+    const MIGRATIONS: &'static [(i64, &'static str, &'static str)] = &[
+        (
+            1,
+            "workflow",
+            include_str!("../../migrations/sqlite/0001_workflow.sql"),
+        ),
+        (
+            2,
+            "drafting queue",
+            include_str!("../../migrations/sqlite/0002_drafting_queue.sql"),
+        ),
+    ];
     // Take the write lock up front: a deferred transaction that reads before it writes can
     // fail with SQLITE_BUSY instead of waiting for the other writer.
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     // SQLite has one writer at a time, so the write transaction alone makes the claim atomic.
     const CLAIM: &'static str = claim_sql!("");
+    const DRAFTING_JOBS: &'static str = drafting_jobs_sql!("");
 }
 
 /// PostgreSQL, for teams and for several `tact serve`/`tact worker` processes.
@@ -79,14 +102,22 @@ pub struct Postgres;
 
 impl Dialect for Postgres {
     const NAME: &'static str = "postgres";
-    const MIGRATIONS: &'static [(i64, &'static str, &'static str)] = &[(
-        1,
-        "workflow",
-        include_str!("../../migrations/postgres/0001_workflow.sql"),
-    )];
+    const MIGRATIONS: &'static [(i64, &'static str, &'static str)] = &[
+        (
+            1,
+            "workflow",
+            include_str!("../../migrations/postgres/0001_workflow.sql"),
+        ),
+        (
+            2,
+            "drafting queue",
+            include_str!("../../migrations/postgres/0002_drafting_queue.sql"),
+        ),
+    ];
     const BEGIN_WRITE: &'static str = "BEGIN";
     // Concurrent workers skip each other's rows instead of waiting on them.
     const CLAIM: &'static str = claim_sql!(" FOR UPDATE SKIP LOCKED");
+    const DRAFTING_JOBS: &'static str = drafting_jobs_sql!(" FOR UPDATE SKIP LOCKED");
 }
 
 /// The SQLite file inside `dir`, which is created if missing.

@@ -35,12 +35,13 @@ use tact_core::InboundMessage;
 
 pub use dialect::{Dialect, Postgres, Sqlite};
 
-use crate::audit::{AuditEntry, NewAuditEntry, word_diff};
+use crate::audit::{AuditAction, AuditEntry, NewAuditEntry, word_diff};
 use crate::draft::DraftSet;
+use crate::drafting_queue::{DraftingClaim, DraftingQueueDepth, Lease};
 use crate::error::{Error, Result};
 use crate::outbox::{Claim, OutboxEntry, OutboxStatus};
 use crate::policy::{BrandPolicy, ConnectorKind};
-use crate::state::MessageState;
+use crate::state::{MessageState, Status};
 use crate::store::{
     Change, DeliveryUpdate, FinalReply, MessageFilter, MessageRecord, Review, WorkflowStore,
 };
@@ -105,7 +106,8 @@ impl<D: Dialect> SqlStore<D> {
     }
 }
 
-const MESSAGE_COLUMNS: &str = "inbound, state, version, received_at, updated_at";
+const MESSAGE_COLUMNS: &str = "inbound, state, version, received_at, updated_at, drafting_by, \
+     drafting_until, drafting_attempts";
 
 async fn insert_audit(
     tx: &mut sqlx::AnyConnection,
@@ -201,19 +203,24 @@ impl<D: Dialect> WorkflowStore for SqlStore<D> {
         let id = change.message_id.as_str();
         let version = change.expected_version + 1;
         let at = millis(change.audit.at);
+        let attempts = attempts_after(change.state.status(), change.lease.is_some());
+        let sql = format!(
+            "UPDATE messages SET status = $1, state = $2, version = $3, updated_at = $4, \
+             drafting_by = $5, drafting_until = $6, drafting_attempts = {attempts} \
+             WHERE id = $7 AND version = $8"
+        );
         let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
-        let updated = sqlx::query(
-            "UPDATE messages SET status = $1, state = $2, version = $3, updated_at = $4 \
-             WHERE id = $5 AND version = $6",
-        )
-        .bind(change.state.status().as_str())
-        .bind(to_json(&change.state)?)
-        .bind(version)
-        .bind(at)
-        .bind(id)
-        .bind(change.expected_version)
-        .execute(&mut *tx)
-        .await?;
+        let updated = sqlx::query(&sql)
+            .bind(change.state.status().as_str())
+            .bind(to_json(&change.state)?)
+            .bind(version)
+            .bind(at)
+            .bind(change.lease.as_ref().map(|l| l.worker.clone()))
+            .bind(change.lease.as_ref().map(|l| millis(l.until)))
+            .bind(id)
+            .bind(change.expected_version)
+            .execute(&mut *tx)
+            .await?;
         if updated.rows_affected() == 0 {
             tx.rollback().await?;
             return Err(match self.current_version(id).await? {
@@ -332,6 +339,112 @@ impl<D: Dialect> WorkflowStore for SqlStore<D> {
         }
         tx.commit().await?;
         Ok(record)
+    }
+
+    async fn claim_drafting(&self, claim: &DraftingClaim) -> Result<Vec<MessageRecord>> {
+        let lease = Lease::starting(&claim.worker, claim.now, claim.lease);
+        let drafting = to_json(&MessageState::Drafting)?;
+        let mut tx = self.pool.begin_with(D::BEGIN_WRITE).await?;
+        let jobs = sqlx::query(D::DRAFTING_JOBS)
+            .bind(millis(claim.now))
+            .bind(i64::from(claim.limit))
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut claimed = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            let id: String = job.try_get("id")?;
+            let brand: String = job.try_get("brand")?;
+            let version: i64 = job.try_get("version")?;
+            let from: String = job.try_get("status")?;
+            let from = Status::parse(&from).ok_or_else(|| Error::Corrupt {
+                what: "status",
+                problem: format!("{from:?}"),
+            })?;
+            let previous: Option<String> = job.try_get("drafting_by")?;
+            // The rows are locked (PostgreSQL) or the only writer is us (SQLite): the version
+            // guard cannot fail, it only keeps the statement honest.
+            let updated = sqlx::query(
+                "UPDATE messages SET status = $1, state = $2, version = version + 1, \
+                 updated_at = $3, drafting_by = $4, drafting_until = $5, \
+                 drafting_attempts = drafting_attempts + 1 WHERE id = $6 AND version = $7",
+            )
+            .bind(Status::Drafting.as_str())
+            .bind(&drafting)
+            .bind(millis(claim.now))
+            .bind(&lease.worker)
+            .bind(millis(lease.until))
+            .bind(&id)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+            if updated.rows_affected() == 0 {
+                continue;
+            }
+            let audit = NewAuditEntry {
+                actor: claim.worker.clone(),
+                action: AuditAction::DraftingStarted,
+                from: Some(from),
+                to: Status::Drafting,
+                at: claim.now,
+                draft_text: None,
+                final_text: None,
+                note: previous.map(|p| format!("took the job over from {p}, whose lease ran out")),
+            };
+            insert_audit(&mut tx, &id, &brand, &audit).await?;
+            let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
+            let row = sqlx::query(&sql).bind(&id).fetch_one(&mut *tx).await?;
+            claimed.push(rows::message(&row)?);
+        }
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    async fn renew_drafting(&self, worker: &str, until: DateTime<Utc>) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "UPDATE messages SET drafting_until = $1 \
+             WHERE drafting_by = $2 AND status = 'drafting' RETURNING id",
+        )
+        .bind(millis(until))
+        .bind(worker)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut ids = rows
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<Vec<String>, _>>()?;
+        ids.sort();
+        Ok(ids)
+    }
+
+    async fn drafting_claims(&self, worker: &str) -> Result<Vec<MessageRecord>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE drafting_by = $1 \
+             AND status = 'drafting' ORDER BY received_at, id"
+        );
+        let rows = sqlx::query(&sql).bind(worker).fetch_all(&self.pool).await?;
+        rows.iter().map(rows::message).collect()
+    }
+
+    async fn drafting_queue(&self, now: DateTime<Utc>) -> Result<DraftingQueueDepth> {
+        let row = sqlx::query(
+            "SELECT \
+             COUNT(CASE WHEN status = 'received' OR drafting_until IS NULL \
+                 OR drafting_until <= $1 THEN 1 END) AS waiting, \
+             COUNT(CASE WHEN status = 'drafting' AND drafting_until > $1 THEN 1 END) \
+                 AS drafting \
+             FROM messages WHERE status IN ('received', 'drafting')",
+        )
+        .bind(millis(now))
+        .fetch_one(&self.pool)
+        .await?;
+        let count = |column: &str| -> Result<u64> {
+            let n: i64 = row.try_get(column)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        };
+        Ok(DraftingQueueDepth {
+            waiting: count("waiting")?,
+            drafting: count("drafting")?,
+        })
     }
 
     async fn draft_set(&self, message_id: &str) -> Result<Option<DraftSet>> {
@@ -538,6 +651,22 @@ impl<D: Dialect> WorkflowStore for SqlStore<D> {
             return Err(Error::UnknownToken(id.to_owned()));
         }
         Ok(())
+    }
+}
+
+/// `drafting_attempts` after a change to `status`: a new lease counts an attempt, a job given
+/// back unfinished does not, and leaving the queue starts the count afresh.
+fn attempts_after(status: Status, new_lease: bool) -> &'static str {
+    match status {
+        Status::Drafting if new_lease => "drafting_attempts + 1",
+        Status::Drafting => "drafting_attempts",
+        Status::Received => "CASE WHEN drafting_attempts > 0 THEN drafting_attempts - 1 ELSE 0 END",
+        Status::AwaitingReview
+        | Status::Approved
+        | Status::Sent
+        | Status::Rejected
+        | Status::Escalated
+        | Status::Failed => "0",
     }
 }
 

@@ -8,10 +8,11 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::audit::{AuditAction, AuditEntry};
+use crate::drafting_queue::DraftingLease;
 use crate::error::{Error, Result};
 use crate::outbox::{OutboxEntry, OutboxStatus};
 use crate::policy::ConnectorKind;
-use crate::state::Status;
+use crate::state::{MessageState, Status};
 use crate::store::{FinalReply, MessageRecord, Review, Verdict};
 use crate::token::{ApiToken, Role};
 
@@ -61,12 +62,28 @@ fn parsed<T>(
 }
 
 pub(super) fn message(row: &AnyRow) -> Result<MessageRecord> {
+    let state: MessageState = json(row, "state", "message state")?;
+    let worker: Option<String> = row.try_get("drafting_by")?;
+    let until = time_opt(row, "drafting_until")?;
+    // Only a message in `drafting` holds a lease; the columns are cleared on the way out.
+    let drafting = match (worker, until) {
+        (Some(worker), Some(until)) if state.status() == Status::Drafting => {
+            let attempt: i64 = row.try_get("drafting_attempts")?;
+            Some(DraftingLease {
+                worker,
+                until,
+                attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+            })
+        }
+        (Some(_) | None, Some(_) | None) => None,
+    };
     Ok(MessageRecord {
         inbound: json(row, "inbound", "inbound message")?,
-        state: json(row, "state", "message state")?,
+        state,
         version: row.try_get("version")?,
         received_at: time(row, "received_at")?,
         updated_at: time(row, "updated_at")?,
+        drafting,
     })
 }
 

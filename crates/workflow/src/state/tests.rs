@@ -190,6 +190,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::Event(Event::DraftingFailed {
             reason: "model crashed".into()
         })),
+        1 => Just(Step::Event(Event::Requeue)),
         3 => proposal.prop_map(|p| Step::Event(Event::Propose(p))),
         6 => (person(), reason()).prop_map(|(reviewer, override_reason)| Step::Event(
             Event::Approve {
@@ -265,7 +266,7 @@ proptest! {
                     );
                 }
                 Event::StartDrafting | Event::DraftsReady | Event::Redraft
-                | Event::ReturnToReview => {
+                | Event::ReturnToReview | Event::Requeue => {
                     ledger = Ledger::default();
                 }
                 Event::DraftingFailed { .. } | Event::Reject { .. } | Event::Escalate { .. }

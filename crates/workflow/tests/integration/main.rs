@@ -1,10 +1,11 @@
 //! The workflow crate's integration tests: one store suite run against SQLite and against
 //! PostgreSQL (when `TACT_TEST_DATABASE_URL` is set), including webhook delivery to a real
-//! HTTP receiver on a free loopback port.
+//! HTTP receiver on a free loopback port, and the drafting queue with its workers.
 
 mod append_only;
 mod cases;
 mod delivery;
+mod drafting;
 mod receiver;
 mod support;
 
@@ -48,4 +49,11 @@ store_suite!(
     delivery::webhook_dead_letters_after_max_attempts,
     delivery::client_errors_are_dead_lettered_at_once,
     delivery::restart_mid_delivery_redelivers_with_the_same_key,
+    drafting::concurrent_drafting_claims_never_share_a_job,
+    drafting::an_expired_drafting_lease_is_taken_over,
+    drafting::a_stale_drafting_worker_is_refused_and_writes_nothing,
+    drafting::requeued_claims_wait_for_drafting_again,
+    drafting::the_worker_drafts_renews_and_requeues_on_shutdown,
+    drafting::workers_share_the_queue_and_draft_each_job_once,
+    drafting::a_job_that_keeps_killing_workers_fails,
 );
