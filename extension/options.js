@@ -60,7 +60,10 @@ document.getElementById('test').addEventListener('click', async () => {
     const lines = await testConnection(settings);
     report('ok', 'Connected.', lines);
   } catch (error) {
-    if (!(error instanceof TactError)) throw error;
+    if (!(error instanceof TactError)) {
+      report('protocol', TITLES.protocol, [`The server answered in a way this extension does not understand (${error.message}). Is it a tact server of a matching version?`]);
+      return;
+    }
     report(error.kind, TITLES[error.kind] ?? 'The server refused the request.', [error.message]);
   }
 });
@@ -95,7 +98,8 @@ async function testConnection(settings) {
     }
     throw error;
   }
-  const brand = detail.brand;
+  // GET /brands/{id} is the brand's fields with its policy and guidelines beside them.
+  const brand = detail.channels ? detail : detail.brand ?? {};
   const channels = (brand.channels ?? []).map((c) => c.id);
   if (!channels.includes(settings.channel)) {
     throw new TactError('not_found', `Brand "${settings.brand}" has no channel "${settings.channel}" (it has: ${channels.join(', ')}).`, { status: 404 });

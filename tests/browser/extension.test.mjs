@@ -5,9 +5,9 @@
 // selection button opened the side panel.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -69,6 +69,14 @@ async function servePages() {
     server.closeAllConnections(); // the browser keeps connections alive
   });
   return { url: `http://127.0.0.1:${server.address().port}`, close };
+}
+
+/** A TACT_HOME of its own (the embedded store is one process's) sharing the model cache. */
+function homeSharingModels() {
+  const shared = process.env.TACT_HOME ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'tact');
+  const home = mkdtempSync(path.join(tmpdir(), 'tact-ext-server-'));
+  symlinkSync(path.join(shared, 'models'), path.join(home, 'models'));
+  return home;
 }
 
 /** A port nothing listens on. */
@@ -350,7 +358,9 @@ describe('extension with tact serve', { skip: SKIP }, () => {
 
   before(async () => {
     server = await startServer({
+      home: homeSharingModels(),
       env: {
+        TACT__BRANDS_DIR: path.join(repoRoot, 'brands'),
         TACT__SERVER__CORS_ORIGINS: JSON.stringify([EXTENSION_ORIGIN]),
         // Short drafts keep the suite quick on a small machine; the flow is the same.
         TACT__DRAFT__CANDIDATES: '2',
