@@ -20,6 +20,7 @@ pub struct Config {
     pub draft: DraftConfig,
     pub store: StoreConfig,
     pub workflow: WorkflowConfig,
+    pub server: tact_server::ServerConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -143,9 +144,7 @@ impl Config {
     /// `TACT__SECTION__KEY` variables.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let mut tree = toml::Table::try_from(Config::default())?;
-        let home = std::env::var_os("TACT_HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(default_home);
+        let home = tact_models::tact_home();
         let implicit = home.join("config.toml");
         let path = file
             .map(Path::to_path_buf)
@@ -182,6 +181,7 @@ impl Config {
         if self.draft.candidates == 0 || self.draft.candidates > 8 {
             bail!("draft.candidates must be between 1 and 8");
         }
+        self.server.validate()?;
         if self.draft.max_new_tokens == 0 {
             bail!("draft.max_new_tokens must be at least 1");
         }
@@ -189,7 +189,7 @@ impl Config {
     }
 
     pub fn home(&self) -> PathBuf {
-        self.home.clone().unwrap_or_else(default_home)
+        self.home.clone().unwrap_or_else(tact_models::default_home)
     }
 
     pub fn brands_dir(&self) -> PathBuf {
@@ -206,14 +206,6 @@ impl Config {
     pub fn workflow_dir(&self) -> PathBuf {
         self.home().join("workflow")
     }
-}
-
-fn default_home() -> PathBuf {
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("tact")
 }
 
 fn merge(base: &mut toml::Table, overlay: toml::Table) {

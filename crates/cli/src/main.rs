@@ -51,6 +51,15 @@ enum Command {
         #[command(subcommand)]
         command: commands::crisis::CrisisCommand,
     },
+    /// Run the approval service: the HTTP API, drafting, delivery and the review page.
+    Serve(commands::serve::ServeArgs),
+    /// Draft from the workflow store's queue without serving HTTP (scale-out).
+    Worker(commands::worker::WorkerArgs),
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: commands::serve::TokenCommand,
+    },
     /// Run eval suites against the drafting pipeline, or import edited approvals as cases.
     Eval {
         #[command(subcommand)]
@@ -82,6 +91,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(args) => commands::knowledge::search(&config, args),
         Command::Crisis { command } => commands::crisis::run(&config, command),
         Command::Eval { command } => commands::eval::run(&config, command),
+        Command::Serve(args) => commands::serve::run(&config, args),
+        Command::Token { command } => commands::serve::token(&config, command),
+        Command::Worker(args) => commands::worker::run(&config, args),
     }
 }
 

@@ -5,3 +5,5 @@ pub mod eval;
 pub mod grounded;
 pub mod knowledge;
 pub mod models;
+pub mod serve;
+pub mod worker;

@@ -1,0 +1,323 @@
+//! Inbound messages: submit (one or a batch), the review queue, a message's detail.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::Value;
+use tact_core::InboundMessage;
+use tact_workflow::{BrandScope, MessageFilter, MessageRecord, Status};
+use utoipa::IntoParams;
+
+use crate::api::{self, MessageDetail, MessageList};
+use crate::convert;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Agent, ApiJson, Caller, RoleGate};
+use crate::state::AppState;
+
+/// Most messages one listing returns.
+const MAX_LIMIT: u32 = 1000;
+const DEFAULT_LIMIT: u32 = 100;
+
+/// Submit inbound messages for drafting.
+#[utoipa::path(post, path = "/api/v1/messages", tag = "messages",
+    request_body = crate::api::SubmitRequest,
+    responses(
+        (status = 202, description = "Stored and queued for drafting", body = MessageList),
+        (status = 422, description = "A message is invalid (the error names it and its field)", body = crate::error::ErrorBody),
+        (status = 503, description = "The drafting queue is full; retry after `Retry-After` seconds", body = crate::error::ErrorBody),
+    ))]
+pub async fn submit(
+    caller: Agent,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<MessageList>)> {
+    let inbound = parse_submission(body)?;
+    let records = store_and_queue(&state, &caller, inbound).await?;
+    let messages = records.iter().map(|r| api::summary(r, None)).collect();
+    Ok((StatusCode::ACCEPTED, Json(MessageList { messages })))
+}
+
+/// One message or `{"messages": [...]}`, each validated, naming the first bad field.
+fn parse_submission(body: Value) -> ApiResult<Vec<InboundMessage>> {
+    let batch = match body {
+        Value::Object(mut map) if map.contains_key("messages") => {
+            let items = map.remove("messages");
+            if let Some(extra) = map.keys().next() {
+                return Err(ApiError::invalid(format!(
+                    "a batch has only the field `messages`; unexpected field `{extra}`"
+                )));
+            }
+            match items {
+                Some(Value::Array(items)) => items,
+                Some(_) | None => {
+                    return Err(ApiError::invalid("field `messages` must be an array"));
+                }
+            }
+        }
+        other => {
+            let message = InboundMessage::from_json(other)
+                .map_err(|e| ApiError::invalid(format!("invalid message: {e}")))?;
+            return Ok(vec![message]);
+        }
+    };
+    if batch.is_empty() {
+        return Err(ApiError::invalid("field `messages` must not be empty"));
+    }
+    let messages = batch
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            InboundMessage::from_json(item)
+                .map_err(|e| ApiError::invalid(format!("invalid message `messages[{i}]`: {e}")))
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = messages.iter().find(|m| !seen.insert(m.id.as_str())) {
+        return Err(ApiError::invalid(format!(
+            "message id {:?} appears twice in the batch",
+            dup.id
+        )));
+    }
+    Ok(messages)
+}
+
+/// Checks every message (brand served and allowed, channel known, id new), reserves room in
+/// the drafting queue, then stores and queues them. Nothing is stored when a check fails or
+/// the queue is full.
+pub(crate) async fn store_and_queue<R: RoleGate>(
+    state: &AppState,
+    caller: &Caller<R>,
+    messages: Vec<InboundMessage>,
+) -> ApiResult<Vec<MessageRecord>> {
+    for m in &messages {
+        caller.require_brand(&m.brand)?;
+        let brand = state.brand(&m.brand).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "message {:?}: this server does not serve brand {:?} (it serves: {})",
+                m.id,
+                m.brand,
+                state.brand_ids().join(", ")
+            ))
+        })?;
+        if brand.profile.channel(&m.channel).is_none() {
+            return Err(ApiError::invalid(format!(
+                "message {:?}: brand {:?} has no channel {:?} (it has: {})",
+                m.id,
+                m.brand,
+                m.channel,
+                brand
+                    .profile
+                    .channels
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        match state.workflow().message(&m.id).await {
+            Ok(_) => {
+                return Err(ApiError::new(
+                    crate::error::ErrorCode::Conflict,
+                    format!("a message with id {:?} already exists", m.id),
+                ));
+            }
+            Err(tact_workflow::Error::UnknownMessage(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let reservation = state.dispatch.reserve(messages.len()).map_err(|full| {
+        state
+            .metrics()
+            .queue_rejections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ApiError::queue_full(
+            format!(
+                "the drafting queue is full ({} of {} places taken); retry later",
+                full.depth, full.capacity
+            ),
+            state.config().retry_after(),
+        )
+    })?;
+    let actor = caller.actor();
+    let mut stored = Vec::with_capacity(messages.len());
+    let mut failure = None;
+    for m in &messages {
+        match state.workflow().submit(m, &actor).await {
+            Ok(record) => stored.push(record),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    reservation.dispatch(stored.iter().map(|r| r.inbound.id.clone()).collect());
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(stored),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QueueQuery {
+    pub brand: Option<String>,
+    pub channel: Option<String>,
+    /// `received|drafting|awaiting_review|approved|sent|rejected|escalated|failed`
+    pub status: Option<String>,
+    /// `low|normal|high`
+    pub urgency: Option<String>,
+    /// `negative|neutral|positive`
+    pub sentiment: Option<String>,
+    /// At most 1000; default 100.
+    pub limit: Option<u32>,
+}
+
+/// The review queue, oldest first.
+#[utoipa::path(get, path = "/api/v1/messages", tag = "messages", params(QueueQuery),
+    responses((status = 200, body = MessageList)))]
+pub async fn list(
+    caller: Agent,
+    State(state): State<AppState>,
+    Query(query): Query<QueueQuery>,
+) -> ApiResult<Json<MessageList>> {
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| {
+            Status::parse(s).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "invalid `status` {s:?}: expected one of {}",
+                    Status::ALL.map(Status::as_str).join(", ")
+                ))
+            })
+        })
+        .transpose()?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::invalid(format!(
+            "`limit` must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    if let Some(brand) = &query.brand {
+        caller.require_brand(brand)?;
+    }
+    let post_filtered = query.urgency.is_some()
+        || query.sentiment.is_some()
+        || (query.brand.is_none() && !matches!(caller.token.brands, BrandScope::All));
+    let records = state
+        .workflow()
+        .queue(&MessageFilter {
+            brand: query.brand.clone(),
+            status,
+            channel: query.channel.clone(),
+            limit: (!post_filtered).then_some(limit),
+        })
+        .await?;
+    let mut messages = Vec::new();
+    for record in records {
+        if messages.len() >= limit as usize {
+            break;
+        }
+        if !caller.token.brands.allows(&record.inbound.brand) {
+            continue;
+        }
+        let drafts = state.workflow().store().draft_set(&record.inbound.id).await?;
+        let triage = convert::stored_triage(drafts.as_ref());
+        let matches = |want: &Option<String>, have: Option<&str>| {
+            want.as_deref().is_none_or(|w| have == Some(w))
+        };
+        if !matches(&query.urgency, triage.as_ref().map(|t| t.urgency.as_str()))
+            || !matches(&query.sentiment, triage.as_ref().map(|t| t.sentiment.as_str()))
+        {
+            continue;
+        }
+        messages.push(api::summary(&record, triage));
+    }
+    Ok(Json(MessageList { messages }))
+}
+
+/// A message with its candidates, citations, violations, triage, reviews and delivery.
+#[utoipa::path(get, path = "/api/v1/messages/{id}", tag = "messages",
+    params(("id" = String, Path, description = "Message id")),
+    responses((status = 200, body = MessageDetail), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn detail(
+    caller: Agent,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MessageDetail>> {
+    let record = load(&state, &caller, &id).await?;
+    Ok(Json(message_detail(&state, record).await?))
+}
+
+/// The message, if the caller's token covers its brand.
+pub(crate) async fn load<R: RoleGate>(
+    state: &AppState,
+    caller: &Caller<R>,
+    id: &str,
+) -> ApiResult<MessageRecord> {
+    let record = state.workflow().message(id).await?;
+    caller.require_brand(&record.inbound.brand)?;
+    Ok(record)
+}
+
+pub(crate) async fn message_detail(
+    state: &AppState,
+    record: MessageRecord,
+) -> ApiResult<MessageDetail> {
+    let store = state.workflow().store();
+    let id = &record.inbound.id;
+    let drafts = store.draft_set(id).await?;
+    let reviews = store.reviews(id).await?;
+    let policy = store.policy(&record.inbound.brand).await?;
+    let delivery = store.outbox_for_message(id).await?.pop().map(Into::into);
+    let (proposal, final_text, reason) = api::state_parts(&record.state);
+    Ok(MessageDetail {
+        summary: api::summary(&record, convert::stored_triage(drafts.as_ref())),
+        candidates: drafts
+            .iter()
+            .flat_map(|d| d.candidates.iter().enumerate())
+            .map(|(i, c)| convert::candidate_view(i, c))
+            .collect(),
+        reviews: reviews.into_iter().map(Into::into).collect(),
+        approvals_needed: policy.required_approvals(),
+        proposal,
+        final_text,
+        reason,
+        delivery,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn message(id: &str) -> Value {
+        json!({"id": id, "brand": "northwind", "channel": "x", "author": "@sam",
+               "text": "Where is my order?", "created_at": "2026-11-01T10:00:00Z"})
+    }
+
+    #[test]
+    fn single_and_batch_submissions_parse() {
+        assert_eq!(parse_submission(message("a")).unwrap().len(), 1);
+        let batch = json!({"messages": [message("a"), message("b")]});
+        assert_eq!(parse_submission(batch).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn bad_submissions_name_the_problem() {
+        let mut bad = message("b");
+        bad["text"] = json!(7);
+        let e = parse_submission(json!({"messages": [message("a"), bad]})).unwrap_err();
+        assert!(e.message.contains("messages[1]") && e.message.contains("`text`"), "{}", e.message);
+        let e = parse_submission(json!({"messages": [message("a"), message("a")]})).unwrap_err();
+        assert!(e.message.contains("twice"));
+        let e = parse_submission(json!({"messages": []})).unwrap_err();
+        assert!(e.message.contains("empty"));
+        let e = parse_submission(json!({"messages": "x"})).unwrap_err();
+        assert!(e.message.contains("array"));
+        let e = parse_submission(json!([1, 2])).unwrap_err();
+        assert!(e.message.contains("object"), "{}", e.message);
+    }
+}

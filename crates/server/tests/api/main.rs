@@ -1,0 +1,7 @@
+//! Integration tests of the approval service against a real server on a free port.
+
+mod auth;
+mod bad_input;
+mod flow;
+mod openapi;
+mod support;
