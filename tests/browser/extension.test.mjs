@@ -440,31 +440,48 @@ describe('extension with tact serve', { skip: SKIP }, () => {
     assert.equal(result.outcome, 'ok', result.text);
   });
 
-  test('select, draft, edit, submit, approve, insert: the server records the approval and the post', async () => {
-    await saveSettings(browser.context, browser.id, { server: server.url, token: tokens.agent.secret });
+  async function setPolicy(authorMayApproveOwnEdit) {
+    await api(server.url, server.adminToken, 'PUT', '/api/v1/brands/northwind/policy', {
+      approvals: 1,
+      crisis_approvals: 2,
+      crisis_mode: false,
+      author_may_approve_own_edit: authorMayApproveOwnEdit,
+      delivery: 'manual',
+    });
+  }
+
+  /** Draft from a comment of the thread page through the selection button; the panel at review. */
+  async function draftToReview(selector) {
     const page = await browser.context.newPage();
     await page.goto(`${pages.url}/thread.html`);
     await page.click('#reply'); // where the reply will go
-    await draftFromSelection(page, '#c1-text');
+    await draftFromSelection(page, selector);
+    const panel = await openPanel(browser.context, browser.id);
+    await stage(panel, 'review');
+    const { tact } = await panel.evaluate(() => chrome.storage.session.get('tact'));
+    const session = tact.sessions.find((s) => s.id === tact.currentId);
+    assert.ok(session.messageId, 'the draft request became a message on the server');
+    return { page, panel, session, messageId: session.messageId };
+  }
+
+  test('select, draft, edit, approve, insert: the server records the approval and the post', async () => {
+    await setPolicy(true); // one person may edit and approve, as the brand's policy allows
+    await saveSettings(browser.context, browser.id, { server: server.url, token: tokens.approver.secret });
+    const { page, panel, session, messageId } = await draftToReview('#c1-text');
 
     // The click on the button opened the side panel (a page target Playwright does not drive).
     const cdp = await browser.context.newCDPSession(page);
     const { targetInfos } = await cdp.send('Target.getTargets');
-    assert.ok(targetInfos.some((t) => t.url === `${EXTENSION_ORIGIN}/panel.html`), 'the side panel opened');
+    assert.ok(targetInfos.filter((t) => t.url === `${EXTENSION_ORIGIN}/panel.html`).length >= 2, 'the side panel opened beside the tab');
+    await cdp.detach();
 
-    const panel = await openPanel(browser.context, browser.id);
     assert.equal(await panel.textContent('#selection'), 'My order has been stuck in processing for two weeks and nobody answers my emails. Where is it?');
-    await stage(panel, 'review');
     await panel.screenshot({ path: artifactPath('extension-panel-candidates.png'), fullPage: true });
-
-    const { tact } = await panel.evaluate(() => chrome.storage.session.get('tact'));
-    const session = tact.sessions[0];
-    const messageId = session.messageId;
-    assert.ok(messageId, 'the draft request became a message on the server');
     const recorded = await api(server.url, server.adminToken, 'GET', `/api/v1/messages/${messageId}`);
     assert.equal(recorded.text, session.selection);
     assert.equal(recorded.status, 'awaiting_review');
-    assert.ok(recorded.candidates.length >= 1);
+    const queue = await api(server.url, server.adminToken, 'GET', '/api/v1/messages?brand=northwind&status=awaiting_review');
+    assert.ok(queue.messages.some((m) => m.id === messageId), 'the ad-hoc draft is in the web queue too');
 
     // Ranked by score, each candidate with its citations and checks.
     const cards = panel.locator('li.candidate');
@@ -472,8 +489,8 @@ describe('extension with tact serve', { skip: SKIP }, () => {
     const ranked = [...recorded.candidates].sort((a, b) => b.score.total - a.score.total);
     assert.equal(await cards.first().getAttribute('data-index'), String(ranked[0].index));
     const cited = recorded.candidates.reduce((n, c) => n + c.citations.length, 0);
-    assert.equal(await panel.locator('li.candidate .citations li').count(), cited);
     assert.ok(cited > 0, 'the demo brand grounds drafts in its guidelines and past replies');
+    assert.equal(await panel.locator('li.candidate .citations li').count(), cited);
 
     // Nothing unapproved leaves the panel: no insert or copy, and the worker refuses too.
     assert.equal(await panel.isVisible('#insert'), false);
@@ -481,31 +498,21 @@ describe('extension with tact serve', { skip: SKIP }, () => {
     const refused = await panelVerb(panel, 'insert');
     assert.equal(refused.ok, false);
     assert.match(refused.error.message, /Only approved text can be inserted or copied: this reply is awaiting review/);
-    const refusedCopy = await panelVerb(panel, 'release');
-    assert.equal(refusedCopy.ok, false);
+    assert.equal((await panelVerb(panel, 'release')).ok, false);
     assert.equal(await page.inputValue('#reply'), '');
     await panel.click('#dismiss');
 
-    // Editing re-runs the brand's checks through the API.
+    // Editing re-runs the brand's checks through the API; a blocking issue asks for a reason.
     await panel.fill('#edit', 'Unfortunately your order is late, sorry for the inconvenience.');
     await panel.locator('#edit-violations li[data-severity="block"]').first().waitFor();
     assert.match(await panel.textContent('#edit-violations'), /unfortunately/i);
+    assert.equal(await panel.isVisible('#override'), true);
     await panel.screenshot({ path: artifactPath('extension-panel-edit-checks.png'), fullPage: true });
     const edited = 'So sorry for the wait, Maria. Please send us your order number and we will look into it today.';
     await panel.fill('#edit', edited);
     await panel.waitForFunction(() => /0 blocking|No guideline issues/.test(document.getElementById('edit-status').textContent));
+    assert.equal(await panel.isVisible('#override'), false);
 
-    // The agent submits; the panel offers no Approve to an agent.
-    assert.equal(await panel.isVisible('#approve'), false);
-    await panel.click('#submit');
-    await panel.locator('#notice:has-text("Submitted for approval")').waitFor();
-    let detail = await api(server.url, server.adminToken, 'GET', `/api/v1/messages/${messageId}`);
-    assert.equal(detail.proposal.text, edited);
-    assert.match(detail.proposal.edited_by, /ext-agent/);
-
-    // An approver (another person: the policy forbids approving one's own edit) approves it.
-    await saveSettings(browser.context, browser.id, { server: server.url, token: tokens.approver.secret });
-    await panel.locator('#approve:not([hidden])').waitFor();
     await panel.click('#approve');
     await stage(panel, 'approved', 30_000);
     assert.equal(await panel.textContent('#final-text'), edited);
@@ -528,16 +535,54 @@ describe('extension with tact serve', { skip: SKIP }, () => {
     assert.equal(await page.evaluate(() => document.body.dataset.replyInputs), '1', 'the page saw one input event');
     await panel.screenshot({ path: artifactPath('extension-panel-posted.png'), fullPage: true });
 
-    detail = await api(server.url, server.adminToken, 'GET', `/api/v1/messages/${messageId}`);
+    const detail = await api(server.url, server.adminToken, 'GET', `/api/v1/messages/${messageId}`);
+    assert.equal(detail.status, 'sent');
+    assert.equal(detail.final_text, edited);
+    assert.ok(detail.proposal.approved_by.some((r) => r.includes('ext-approver')), JSON.stringify(detail.proposal));
+    const { entries } = await api(server.url, server.adminToken, 'GET', `/api/v1/messages/${messageId}/audit`);
+    const approved = entries.find((e) => e.action === 'approved');
+    assert.ok(approved, `audit: ${entries.map((e) => e.action)}`);
+    assert.equal(approved.final_text, edited);
+    assert.match(approved.actor, /ext-approver/);
+    const posted = entries.find((e) => e.to === 'sent');
+    assert.ok(posted, `the audit has the posted mark: ${entries.map((e) => `${e.action}->${e.to}`)}`);
+    assert.match(posted.actor, /ext-approver/);
+    await panel.close();
+    await page.close();
+  });
+
+  test('an agent submits an edit for approval, an approver approves it, and copying marks it posted', async (t) => {
+    const openapi = await (await fetch(`${server.url}/api/openapi.json`)).json();
+    if (!openapi.paths['/api/v1/messages/{id}/propose']) {
+      t.skip('SKIPPED: this tact server has no POST /api/v1/messages/{id}/propose, which "Submit for approval" needs');
+      return;
+    }
+    await setPolicy(false); // the two-person rule: whoever edits may not approve
+    await saveSettings(browser.context, browser.id, { server: server.url, token: tokens.agent.secret });
+    const { page, panel, messageId } = await draftToReview('#c2-text');
+    const edited = 'Yes, we ship to Canada! Delivery takes 5 to 8 working days.';
+    await panel.fill('#edit', edited);
+    assert.equal(await panel.isVisible('#approve'), false, 'an agent is offered no Approve');
+    await panel.click('#submit');
+    await panel.locator('#notice:has-text("Submitted for approval")').waitFor();
+    const proposed = await api(server.url, server.adminToken, 'GET', `/api/v1/messages/${messageId}`);
+    assert.equal(proposed.proposal.text, edited);
+    assert.match(proposed.proposal.edited_by, /ext-agent/);
+
+    await saveSettings(browser.context, browser.id, { server: server.url, token: tokens.approver.secret });
+    await panel.locator('#approve:not([hidden])').waitFor();
+    await panel.click('#approve');
+    await stage(panel, 'approved', 30_000);
+
+    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: EXTENSION_ORIGIN });
+    await panel.click('#copy');
+    await stage(panel, 'posted', 30_000);
+    assert.equal(await panel.evaluate(() => navigator.clipboard.readText()), edited);
+    const detail = await api(server.url, server.adminToken, 'GET', `/api/v1/messages/${messageId}`);
     assert.equal(detail.status, 'sent');
     assert.equal(detail.final_text, edited);
     assert.ok(detail.proposal.approved_by.some((r) => r.includes('ext-approver')));
-    const { entries } = await api(server.url, server.adminToken, 'GET', `/api/v1/messages/${messageId}/audit`);
-    const actions = entries.map((e) => e.action);
-    assert.ok(actions.includes('approved'), `audit: ${actions}`);
-    const posted = entries.find((e) => e.to === 'sent');
-    assert.ok(posted, `audit has the posted mark: ${JSON.stringify(entries)}`);
-    assert.match(posted.actor, /ext-approver/);
+    assert.equal(await page.inputValue('#reply'), '', 'copying leaves the page alone');
     await panel.close();
     await page.close();
   });
