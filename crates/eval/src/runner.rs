@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use tact_core::{Embedder, InboundMessage, KnowledgeFilter, KnowledgeKind, Retriever};
 use tact_drafting::{Candidate, DraftOptions, DraftSet, Drafter, Origin, Severity, ThreadTurn};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::error::{Error, Result};
 use crate::judge::{JudgeAnswer, RubricJudge};
@@ -161,10 +162,14 @@ impl EvalPipeline {
                     break;
                 };
                 let (pipeline, suite) = (self.clone(), suite.clone());
-                running.spawn(async move {
-                    let result = pipeline.run_case(&suite, &case, r).await;
-                    (index, result)
-                });
+                let span = tracing::info_span!("eval_case", case = %case.id, repeat = r);
+                running.spawn(
+                    async move {
+                        let result = pipeline.run_case(&suite, &case, r).await;
+                        (index, result)
+                    }
+                    .instrument(span),
+                );
             }
             let Some(joined) = running.join_next().await else {
                 break;
