@@ -606,7 +606,8 @@ describe('extension with tact serve', { skip: SKIP }, () => {
     const again = await openPanel(browser.context, browser.id);
     assert.equal(await again.textContent('#selection'), 'Same here, do you ship to Canada at all?');
     await again.click('#retry');
-    await again.locator('#error').waitFor({ state: 'hidden' });
+    await again.waitForFunction(() => ['drafting', 'review'].includes(document.body.dataset.stage));
+    assert.equal(await again.isVisible('#error'), false);
     const { tact } = await again.evaluate(() => chrome.storage.session.get('tact'));
     const messageId = tact.sessions[0].messageId;
     assert.ok(messageId);
