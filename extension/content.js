@@ -103,7 +103,9 @@
     const el = root.querySelector('button');
     // Keep the page's selection: a mousedown on the button would otherwise clear it.
     el.addEventListener('mousedown', (event) => event.preventDefault());
-    el.addEventListener('click', () => {
+    el.addEventListener('click', (event) => {
+      // Only a person's click sends page text to the server, never the page's own scripts.
+      if (!event.isTrusted) return;
       const selection = pendingSelection;
       hideButton();
       chrome.runtime.sendMessage({ type: 'request-draft', selection, url: location.href, title: document.title }).catch(() => {
