@@ -113,5 +113,7 @@ async function testConnection(settings) {
   ];
 }
 
+document.getElementById('origin').textContent = location.origin;
+
 const saved = await loadSettings();
 for (const field of FIELDS) form.elements[field].value = saved[field];

@@ -165,8 +165,11 @@ describe('extension without a server', { skip: SKIP }, () => {
     await browser?.close();
   });
 
-  test('the manifest key gives the extension a stable id (for server.cors_origins)', () => {
+  test('the manifest key gives the extension a stable id, shown for server.cors_origins', async () => {
     assert.equal(browser.id, EXTENSION_ID);
+    const page = await openOptions(browser.context, browser.id);
+    assert.equal(await page.textContent('#origin'), EXTENSION_ORIGIN);
+    await page.close();
   });
 
   test('options page rejects bad settings field by field and stores nothing', async () => {
