@@ -52,7 +52,11 @@ export async function requestDraft({ selection, tab, pageUrl }) {
 
 /** Records the selection as an inbound message on the server and follows its drafting. */
 export async function submitDraft(id) {
+  const settings = await loadSettings();
   const session = await sessions.update(id, (s) => {
+    // A request made before the extension was set up takes the defaults saved since.
+    s.brand ||= settings.brand;
+    s.channel ||= settings.channel;
     s.stage = Stage.Requesting;
     s.error = null;
     s.notice = null;
