@@ -13,13 +13,15 @@ import { after, before, describe, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
-import { api, artifactPath, chromiumPath, repoRoot, startServer } from './lib.mjs';
+import { api, artifactPath, chromiumPath, repoRoot, startServer, tactBin } from './lib.mjs';
 
 const EXTENSION_DIR = path.join(repoRoot, 'extension');
 const FIXTURES = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures');
 const CHROMIUM = chromiumPath();
 const SKIP = CHROMIUM ? false : 'SKIPPED: no Chromium found (install Debian\'s chromium or set TACT_CHROMIUM)';
 if (SKIP) console.log(`extension tests ${SKIP}`);
+const SKIP_SERVER = SKIP || (tactBin() ? false : 'SKIPPED: tact binary not found (set TACT_BIN or build with cargo first)');
+if (SKIP_SERVER && !SKIP) console.log(`extension tests with tact serve ${SKIP_SERVER}`);
 
 /** Chrome derives an unpacked extension's id from the manifest's `key`: sha256, a-p digits. */
 function extensionIdFromKey(dir) {
@@ -170,6 +172,27 @@ describe('extension without a server', { skip: SKIP }, () => {
     const page = await openOptions(browser.context, browser.id);
     assert.equal(await page.textContent('#origin'), EXTENSION_ORIGIN);
     await page.close();
+  });
+
+  test('before set-up, a request keeps its selection and points to the options', async () => {
+    const pages = await servePages();
+    const page = await browser.context.newPage();
+    try {
+      await page.goto(`${pages.url}/thread.html`);
+      const panel = await openPanel(browser.context, browser.id);
+      assert.equal(await panel.isVisible('#setup'), true);
+      await page.bringToFront();
+      await draftFromSelection(page, '#c2-text');
+      const error = await panelError(panel);
+      assert.equal(error.kind, 'not_configured');
+      assert.match(error.text, /Set the tact server URL, your API token, brand and channel in the extension options first/);
+      assert.equal(await panel.isVisible('#error-options'), true);
+      assert.equal(await panel.textContent('#selection'), 'Same here, do you ship to Canada at all?');
+      await panel.close();
+    } finally {
+      await page.close();
+      await pages.close();
+    }
   });
 
   test('options page rejects bad settings field by field and stores nothing', async () => {
@@ -348,7 +371,7 @@ describe('extension against a busy server', { skip: SKIP }, () => {
 
 // ---- against a real `tact serve --demo` -----------------------------------------------------
 
-describe('extension with tact serve', { skip: SKIP }, () => {
+describe('extension with tact serve', { skip: SKIP_SERVER }, () => {
   let server;
   let browser;
   let pages;
