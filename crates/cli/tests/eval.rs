@@ -77,8 +77,9 @@ fn error_line(out: &Output) -> String {
     errors[0].to_owned()
 }
 
-/// The pack takes about 80 drafts; with 24 new tokens each it stays within a few minutes on
-/// a 2-core CI machine (`CANDLE_NUM_THREADS=1`).
+/// The whole pack (96 cases, 82 drafted) in one test, with 24 new tokens per draft instead of
+/// the suite's 64. Prompt processing dominates: about 5 s of CPU per drafted case with
+/// `CANDLE_NUM_THREADS=1`, so this is the slowest test of the workspace (several minutes).
 #[test]
 fn the_demo_pack_runs_end_to_end_and_writes_the_three_reports() {
     let home = home();
@@ -96,7 +97,14 @@ fn the_demo_pack_runs_end_to_end_and_writes_the_three_reports() {
         ],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", stderr(&out));
+    // With 24 tokens instead of the suite's 64 the pass rate may land under the demo gate;
+    // the run itself must complete (the gate has tests of its own below).
+    if !out.status.success() {
+        assert!(
+            error_line(&out).starts_with("error: gate failed: "),
+            "{stdout}"
+        );
+    }
     let cases = std::fs::read_to_string(repo().join("evals/demo/cases.jsonl")).unwrap();
     let n = cases.lines().filter(|l| !l.trim().is_empty()).count();
     assert!(n >= 80, "the pack has {n} cases");
