@@ -38,6 +38,7 @@ export async function startServer({ args = [], env = {}, home } = {}) {
   if (!bin) throw new Error('tact binary not found: set TACT_BIN or build with cargo first');
   const tactHome = home ?? mkdtempSync(path.join(tmpdir(), 'tact-browser-'));
   const child = spawn(bin, ['serve', '--demo', '--addr', '127.0.0.1:0', ...args], {
+    cwd: repoRoot,
     env: { ...process.env, TACT_HOME: tactHome, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
