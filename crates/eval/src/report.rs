@@ -506,6 +506,53 @@ fn variance(cases: &[CaseResult], repeats: usize) -> Variance {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runner::Latency;
+    use crate::score::{CheckResult, TriageLabelsOut};
+
+    fn run(id: &str, repeat: usize, passed: bool, similarity: f32) -> CaseResult {
+        CaseResult {
+            id: id.into(),
+            repeat,
+            tags: Vec::new(),
+            channel: "x".into(),
+            message: "hi".into(),
+            passed,
+            escalated: false,
+            escalation_topics: Vec::new(),
+            draft: None,
+            reference: Some("hello".into()),
+            similarity: Some(similarity),
+            triage: TriageLabelsOut::default(),
+            retrieval: None,
+            judge: Vec::new(),
+            checks: vec![CheckResult {
+                check: CheckName::Similarity,
+                passed,
+                value: f64::from(similarity),
+                detail: String::new(),
+            }],
+            latency: Latency::default(),
+        }
+    }
+
+    #[test]
+    fn repeats_that_disagree_are_flaky_and_similarity_spread_is_measured() {
+        let runs = [
+            run("steady", 0, true, 0.8),
+            run("steady", 1, true, 0.8),
+            run("shaky", 0, true, 0.6),
+            run("shaky", 1, false, 0.4),
+        ];
+        let summary = summarize(&runs, 2, &[]);
+        let variance = summary.variance.unwrap();
+        assert_eq!(variance.flaky, ["shaky"]);
+        // Standard deviations 0 and 0.1, averaged over the two cases.
+        assert!(
+            (variance.similarity_stddev - 0.05).abs() < 1e-6,
+            "{variance:?}"
+        );
+        assert_eq!(summary.checks[&CheckName::Similarity].passed, 3);
+    }
 
     #[test]
     fn histograms_put_each_value_in_one_bin() {
