@@ -494,7 +494,8 @@ pub fn summary(record: &MessageRecord, triage: Option<TriageView>) -> MessageSum
 
 /// The proposal under review, the approved text and the reason of an end state.
 pub fn state_parts(state: &MessageState) -> (Option<ProposalView>, Option<String>, Option<String>) {
-    let proposal = |p: &tact_workflow::state::Proposal, approvals: &[tact_workflow::state::Approval]| {
+    let proposal = |p: &tact_workflow::state::Proposal,
+                    approvals: &[tact_workflow::state::Approval]| {
         ProposalView {
             text: p.text.clone(),
             candidate: p.candidate,
@@ -504,7 +505,10 @@ pub fn state_parts(state: &MessageState) -> (Option<ProposalView>, Option<String
     };
     match state {
         MessageState::AwaitingReview(round) => (
-            round.proposal.as_ref().map(|p| proposal(p, &round.approvals)),
+            round
+                .proposal
+                .as_ref()
+                .map(|p| proposal(p, &round.approvals)),
             None,
             None,
         ),

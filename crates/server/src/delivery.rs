@@ -89,10 +89,12 @@ pub async fn run_delivery(
         let pause = match worker.run_once().await {
             Ok(round) => {
                 let m = state.metrics();
-                m.delivered.fetch_add(round.delivered as u64, Ordering::Relaxed);
+                m.delivered
+                    .fetch_add(round.delivered as u64, Ordering::Relaxed);
                 m.delivery_retries
                     .fetch_add(round.retrying as u64, Ordering::Relaxed);
-                m.dead_letters.fetch_add(round.dead as u64, Ordering::Relaxed);
+                m.dead_letters
+                    .fetch_add(round.dead as u64, Ordering::Relaxed);
                 round.claimed() == 0
             }
             Err(e) => {

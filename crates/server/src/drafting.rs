@@ -146,7 +146,10 @@ impl JobSource for InProcessJobs {
 /// What SSE subscribers of a message hear.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DraftEvent {
-    Delta { candidate: usize, text: String },
+    Delta {
+        candidate: usize,
+        text: String,
+    },
     /// Drafting ended (drafts stored, message escalated or failed): read the message.
     Finished,
 }
@@ -161,7 +164,9 @@ pub struct EventHub {
 const EVENT_BUFFER: usize = 1024;
 
 impl EventHub {
-    fn channels(&self) -> std::sync::MutexGuard<'_, HashMap<String, broadcast::Sender<DraftEvent>>> {
+    fn channels(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, broadcast::Sender<DraftEvent>>> {
         self.channels.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -219,7 +224,10 @@ impl TextGenerator for TeeGenerator {
                     GenerationEvent::Delta(text) => {
                         if first {
                             first = false;
-                            state.metrics().time_to_first_token.observe(started.elapsed());
+                            state
+                                .metrics()
+                                .time_to_first_token
+                                .observe(started.elapsed());
                         }
                         let _ = events.send(DraftEvent::Delta {
                             candidate,
@@ -340,7 +348,10 @@ async fn draft_one(state: &AppState, message_id: &str) {
 /// Drafts `record` with its brand's drafter, streaming the text to the message's SSE
 /// subscribers, and counts the outcome: drafts for review, or triage's escalation. Both the
 /// in-process loop and the store-backed [`crate::store_queue`] worker draft through this.
-pub async fn draft_message(state: &AppState, record: &MessageRecord) -> Result<Drafted, DraftError> {
+pub async fn draft_message(
+    state: &AppState,
+    record: &MessageRecord,
+) -> Result<Drafted, DraftError> {
     let message_id = record.inbound.id.as_str();
     let Some(brand) = state.brand(&record.inbound.brand) else {
         return Err(DraftError::Failed(format!(
@@ -364,7 +375,10 @@ pub async fn draft_message(state: &AppState, record: &MessageRecord) -> Result<D
         },
         state.triage.clone(),
     );
-    match drafter.draft(&record.inbound, &state.models.draft_options).await {
+    match drafter
+        .draft(&record.inbound, &state.models.draft_options)
+        .await
+    {
         Ok(set) if set.escalated() => {
             state.metrics().escalated.fetch_add(1, Ordering::Relaxed);
             Ok(Drafted::Escalate {

@@ -198,7 +198,9 @@ impl From<WorkflowError> for ApiError {
             | WorkflowError::UnknownDelivery(_) => ApiError::not_found(message),
             WorkflowError::DuplicateMessage(_)
             | WorkflowError::StaleVersion { .. }
-            | WorkflowError::DraftingTakenOver { .. } => ApiError::new(ErrorCode::Conflict, message),
+            | WorkflowError::DraftingTakenOver { .. } => {
+                ApiError::new(ErrorCode::Conflict, message)
+            }
             WorkflowError::Transition(
                 TransitionError::OverrideReasonRequired(_) | TransitionError::Empty(_),
             ) => ApiError::invalid(message),
@@ -223,7 +225,9 @@ impl From<WorkflowError> for ApiError {
             | WorkflowError::Migration(_)
             | WorkflowError::Corrupt { .. }
             | WorkflowError::Randomness(_)
-            | WorkflowError::StoreDirectory { .. } => ApiError::internal("workflow store", &message),
+            | WorkflowError::StoreDirectory { .. } => {
+                ApiError::internal("workflow store", &message)
+            }
         }
     }
 }

@@ -59,7 +59,8 @@ fn is_json(content_type: &str) -> bool {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 fn body_rejection(rejection: BytesRejection) -> ApiError {
@@ -109,7 +110,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                     if path.is_empty() || path == "." {
                         Err(ApiError::invalid(format!("invalid request body: {inner}")))
                     } else {
-                        Err(ApiError::invalid(format!("invalid field `{path}`: {inner}")))
+                        Err(ApiError::invalid(format!(
+                            "invalid field `{path}`: {inner}"
+                        )))
                     }
                 }
             }
@@ -209,7 +212,9 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<ApiToken, A
         .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
     match state.workflow.authenticate(secret).await {
         Ok(token) => Ok(token),
-        Err(tact_workflow::Error::Unauthorized) => Err(unauthorized("unknown or revoked API token")),
+        Err(tact_workflow::Error::Unauthorized) => {
+            Err(unauthorized("unknown or revoked API token"))
+        }
         Err(e) => Err(e.into()),
     }
 }

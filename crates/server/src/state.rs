@@ -55,7 +55,8 @@ pub struct Inner {
     pub(crate) metrics: Metrics,
     pub(crate) config: ServerConfig,
     /// Trained on first use by the crisis route.
-    pub(crate) sentiment: OnceLock<Arc<tact_drafting::triage::classifier::Head<tact_drafting::triage::Sentiment>>>,
+    pub(crate) sentiment:
+        OnceLock<Arc<tact_drafting::triage::classifier::Head<tact_drafting::triage::Sentiment>>>,
     /// Wakes the learning loop after an approval.
     pub(crate) learn: tokio::sync::Notify,
     /// Guideline documents are replaced one at a time.

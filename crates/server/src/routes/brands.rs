@@ -11,8 +11,8 @@ use tact_retrieval::guideline_entries;
 use tact_workflow::MessageFilter;
 
 use crate::api::{
-    BrandDetail, BrandList, BrandView, ChannelView, ClauseView, CrisisView,
-    GuidelineDocumentView, GuidelinesUpdate, GuidelinesView, PolicyView,
+    BrandDetail, BrandList, BrandView, ChannelView, ClauseView, CrisisView, GuidelineDocumentView,
+    GuidelinesUpdate, GuidelinesView, PolicyView,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, Agent, ApiJson, Caller, RoleGate};
@@ -78,7 +78,10 @@ pub async fn get(
     Ok(Json(BrandDetail {
         brand: brand_view(&state, &brand).await?,
         policy: policy.into(),
-        guidelines: documents(&brand.profile).into_iter().map(|d| d.document).collect(),
+        guidelines: documents(&brand.profile)
+            .into_iter()
+            .map(|d| d.document)
+            .collect(),
     }))
 }
 
@@ -153,7 +156,9 @@ pub async fn put_guidelines(
         return Err(ApiError::invalid("`markdown` must not be empty"));
     }
     let dir = brand.dir.clone().ok_or_else(|| {
-        ApiError::invalid(format!("brand {id:?} was not loaded from a folder; its guidelines are read-only"))
+        ApiError::invalid(format!(
+            "brand {id:?} was not loaded from a folder; its guidelines are read-only"
+        ))
     })?;
     let _one_at_a_time = state.guideline_updates.lock().await;
     let listed = listed_documents(&dir)?;
@@ -188,7 +193,12 @@ pub async fn put_guidelines(
         }
     };
     let entries = guideline_entries(&id, &body.document, &body.markdown);
-    if let Err(e) = state.models.knowledge.ingest(entries, true, &|_, _| {}).await {
+    if let Err(e) = state
+        .models
+        .knowledge
+        .ingest(entries, true, &|_, _| {})
+        .await
+    {
         restore(&path);
         return Err(ApiError::internal("ingesting guidelines", &e));
     }
@@ -202,13 +212,18 @@ pub async fn put_guidelines(
 
 fn listed_documents(dir: &FsPath) -> ApiResult<Vec<String>> {
     let path = dir.join("brand.toml");
-    let text = std::fs::read_to_string(&path).map_err(|e| ApiError::internal("reading brand.toml", &e))?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| ApiError::internal("reading brand.toml", &e))?;
     let table: toml::Table =
         toml::from_str(&text).map_err(|e| ApiError::internal("parsing brand.toml", &e))?;
     Ok(table
         .get("guidelines")
         .and_then(|v| v.as_array())
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default())
 }
 

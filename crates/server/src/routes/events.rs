@@ -61,33 +61,30 @@ pub async fn events(
             Phase::Ending(final_events(&state, &id).await?)
         }
     };
-    let stream = stream::unfold(
-        (phase, state, id),
-        |(phase, state, id)| async move {
-            match phase {
-                Phase::Ending(mut queue) => {
-                    let event = queue.pop_front()?;
-                    Some((Ok(event), (Phase::Ending(queue), state, id)))
-                }
-                Phase::Live(mut receiver) => loop {
-                    match receiver.recv().await {
-                        Ok(DraftEvent::Delta { candidate, text }) => {
-                            let event = json_event("delta", &DeltaEvent { candidate, text });
-                            return Some((Ok(event), (Phase::Live(receiver), state, id)));
-                        }
-                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                        Ok(DraftEvent::Finished) | Err(broadcast::error::RecvError::Closed) => {
-                            let mut queue = final_events(&state, &id)
-                                .await
-                                .unwrap_or_else(|e| VecDeque::from([error_event(e)]));
-                            let first = queue.pop_front()?;
-                            return Some((Ok(first), (Phase::Ending(queue), state, id)));
-                        }
-                    }
-                },
+    let stream = stream::unfold((phase, state, id), |(phase, state, id)| async move {
+        match phase {
+            Phase::Ending(mut queue) => {
+                let event = queue.pop_front()?;
+                Some((Ok(event), (Phase::Ending(queue), state, id)))
             }
-        },
-    );
+            Phase::Live(mut receiver) => loop {
+                match receiver.recv().await {
+                    Ok(DraftEvent::Delta { candidate, text }) => {
+                        let event = json_event("delta", &DeltaEvent { candidate, text });
+                        return Some((Ok(event), (Phase::Live(receiver), state, id)));
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Ok(DraftEvent::Finished) | Err(broadcast::error::RecvError::Closed) => {
+                        let mut queue = final_events(&state, &id)
+                            .await
+                            .unwrap_or_else(|e| VecDeque::from([error_event(e)]));
+                        let first = queue.pop_front()?;
+                        return Some((Ok(first), (Phase::Ending(queue), state, id)));
+                    }
+                }
+            },
+        }
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 

@@ -222,13 +222,20 @@ pub async fn list(
         if !caller.token.brands.allows(&record.inbound.brand) {
             continue;
         }
-        let drafts = state.workflow().store().draft_set(&record.inbound.id).await?;
+        let drafts = state
+            .workflow()
+            .store()
+            .draft_set(&record.inbound.id)
+            .await?;
         let triage = convert::stored_triage(drafts.as_ref());
         let matches = |want: &Option<String>, have: Option<&str>| {
             want.as_deref().is_none_or(|w| have == Some(w))
         };
         if !matches(&query.urgency, triage.as_ref().map(|t| t.urgency.as_str()))
-            || !matches(&query.sentiment, triage.as_ref().map(|t| t.sentiment.as_str()))
+            || !matches(
+                &query.sentiment,
+                triage.as_ref().map(|t| t.sentiment.as_str()),
+            )
         {
             continue;
         }
@@ -310,7 +317,11 @@ mod tests {
         let mut bad = message("b");
         bad["text"] = json!(7);
         let e = parse_submission(json!({"messages": [message("a"), bad]})).unwrap_err();
-        assert!(e.message.contains("messages[1]") && e.message.contains("`text`"), "{}", e.message);
+        assert!(
+            e.message.contains("messages[1]") && e.message.contains("`text`"),
+            "{}",
+            e.message
+        );
         let e = parse_submission(json!({"messages": [message("a"), message("a")]})).unwrap_err();
         assert!(e.message.contains("twice"));
         let e = parse_submission(json!({"messages": []})).unwrap_err();

@@ -8,7 +8,9 @@ use serde::Deserialize;
 use tact_workflow::{AuditAction, MessageFilter, MessageState, ReplyChoice, Status};
 use utoipa::IntoParams;
 
-use crate::api::{ApproveRequest, AuditEntryView, AuditList, MessageDetail, ReasonRequest, VersionRequest};
+use crate::api::{
+    ApproveRequest, AuditEntryView, AuditList, MessageDetail, ReasonRequest, VersionRequest,
+};
 use crate::convert;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Agent, ApiJson, Approver};
@@ -44,8 +46,12 @@ pub async fn approve(
                     record.inbound.brand
                 ))
             })?;
-            let violations =
-                convert::check_text(&brand, &record.inbound.channel, Some(&record.inbound), &text)?;
+            let violations = convert::check_text(
+                &brand,
+                &record.inbound.channel,
+                Some(&record.inbound),
+                &text,
+            )?;
             Some(ReplyChoice::Edited {
                 candidate: body.candidate,
                 text,
@@ -198,7 +204,11 @@ pub async fn audit(
     records.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
     let mut entries: Vec<AuditEntryView> = Vec::new();
     for record in records.iter().take(limit as usize) {
-        let log = state.workflow().store().audit_log(&record.inbound.id).await?;
+        let log = state
+            .workflow()
+            .store()
+            .audit_log(&record.inbound.id)
+            .await?;
         entries.extend(log.into_iter().map(AuditEntryView::from));
     }
     entries.sort_by(|a, b| b.seq.cmp(&a.seq));
@@ -218,7 +228,10 @@ async fn observe_review_latency(state: &AppState, id: &str) {
     let Ok(log) = state.workflow().store().audit_log(id).await else {
         return;
     };
-    let ready = log.iter().rev().find(|e| e.action == AuditAction::DraftsReady);
+    let ready = log
+        .iter()
+        .rev()
+        .find(|e| e.action == AuditAction::DraftsReady);
     let decided = log.last();
     if let (Some(ready), Some(decided)) = (ready, decided) {
         let elapsed = (decided.at - ready.at).to_std().unwrap_or(Duration::ZERO);

@@ -29,7 +29,10 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
     };
     if let Err(e) = state.workflow().queue(&probe).await {
         tracing::warn!(error = %e, "readiness: the workflow store does not answer");
-        return Err(ApiError::new(ErrorCode::NotReady, "the workflow store does not answer"));
+        return Err(ApiError::new(
+            ErrorCode::NotReady,
+            "the workflow store does not answer",
+        ));
     }
     if state.brand_ids().is_empty() {
         return Err(ApiError::new(ErrorCode::NotReady, "no brand is loaded"));
@@ -47,7 +50,10 @@ pub async fn metrics(_caller: Admin, State(state): State<AppState>) -> impl Into
         .metrics()
         .render(state.dispatch.depth(), state.dispatch.capacity());
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         text,
     )
 }

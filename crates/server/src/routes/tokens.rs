@@ -49,7 +49,10 @@ pub async fn create(
             ));
         }
     }
-    let issued = state.workflow().create_token(&body.label, role, brands).await?;
+    let issued = state
+        .workflow()
+        .create_token(&body.label, role, brands)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(IssuedTokenView {

@@ -6,7 +6,13 @@ use serde_json::{Value, json};
 use crate::support::{BRAND, Harness, inbound, unique};
 
 /// Sends raw bytes; returns status and the parsed error body.
-async fn raw(h: &Harness, method: reqwest::Method, path: &str, content_type: Option<&str>, body: Vec<u8>) -> (u16, Value) {
+async fn raw(
+    h: &Harness,
+    method: reqwest::Method,
+    path: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, Value) {
     let mut request = Harness::client()
         .request(method, h.url(path))
         .bearer_auth(&h.admin)
@@ -17,14 +23,23 @@ async fn raw(h: &Harness, method: reqwest::Method, path: &str, content_type: Opt
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     assert!(
-        response.headers()["content-type"].to_str().unwrap().starts_with("application/json"),
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
         "{path}: an error answer must be JSON"
     );
     let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
     (status, body)
 }
 
-fn assert_error(what: &str, (status, body): &(u16, Value), want_status: u16, code: &str, names: &str) {
+fn assert_error(
+    what: &str,
+    (status, body): &(u16, Value),
+    want_status: u16,
+    code: &str,
+    names: &str,
+) {
     assert_eq!(*status, want_status, "{what}: {body}");
     assert_eq!(body["error"]["code"], code, "{what}: {body}");
     let message = body["error"]["message"].as_str().unwrap();
@@ -40,18 +55,33 @@ async fn bad_input_is_refused_with_a_named_problem_and_nothing_changes() {
     let _exclusive = h.exclusive.lock().await;
     // A message to aim review verbs at (stored directly: it is not drafted).
     let target = unique("bad-input-target");
-    let inbound_message = tact_core::InboundMessage::from_json(inbound(&target, "x", "Where is my order?")).unwrap();
+    let inbound_message =
+        tact_core::InboundMessage::from_json(inbound(&target, "x", "Where is my order?")).unwrap();
     h.workflow.submit(&inbound_message, "test").await.unwrap();
     let before = h.snapshot().await;
     let json = Some("application/json");
     let post = reqwest::Method::POST;
 
-    let r = raw(h, post.clone(), "/api/v1/messages", json, br#"{"id": "x", "brand": "#.to_vec()).await;
+    let r = raw(
+        h,
+        post.clone(),
+        "/api/v1/messages",
+        json,
+        br#"{"id": "x", "brand": "#.to_vec(),
+    )
+    .await;
     assert_error("malformed JSON", &r, 400, "invalid_json", "JSON");
 
     let mut wrong = inbound(&unique("wrong-type"), "x", "hi");
     wrong["text"] = json!(42);
-    let r = raw(h, post.clone(), "/api/v1/messages", json, wrong.to_string().into_bytes()).await;
+    let r = raw(
+        h,
+        post.clone(),
+        "/api/v1/messages",
+        json,
+        wrong.to_string().into_bytes(),
+    )
+    .await;
     assert_error("a number for text", &r, 422, "invalid_request", "`text`");
 
     let r = raw(
@@ -62,26 +92,84 @@ async fn bad_input_is_refused_with_a_named_problem_and_nothing_changes() {
         br#"{"version": "one", "reason": "no"}"#.to_vec(),
     )
     .await;
-    assert_error("a string for version", &r, 422, "invalid_request", "version");
+    assert_error(
+        "a string for version",
+        &r,
+        422,
+        "invalid_request",
+        "version",
+    );
 
-    let r = raw(h, post.clone(), "/api/v1/messages/no-such-message/reject", json, br#"{"version": 1, "reason": "no"}"#.to_vec()).await;
-    assert_error("unknown message id", &r, 404, "not_found", "no-such-message");
+    let r = raw(
+        h,
+        post.clone(),
+        "/api/v1/messages/no-such-message/reject",
+        json,
+        br#"{"version": 1, "reason": "no"}"#.to_vec(),
+    )
+    .await;
+    assert_error(
+        "unknown message id",
+        &r,
+        404,
+        "not_found",
+        "no-such-message",
+    );
 
-    let r = raw(h, reqwest::Method::GET, "/api/v1/messages/no-such-message", None, Vec::new()).await;
-    assert_error("unknown message id (GET)", &r, 404, "not_found", "no-such-message");
+    let r = raw(
+        h,
+        reqwest::Method::GET,
+        "/api/v1/messages/no-such-message",
+        None,
+        Vec::new(),
+    )
+    .await;
+    assert_error(
+        "unknown message id (GET)",
+        &r,
+        404,
+        "not_found",
+        "no-such-message",
+    );
 
-    let r = raw(h, reqwest::Method::DELETE, "/api/v1/tokens/no-such-token", None, Vec::new()).await;
+    let r = raw(
+        h,
+        reqwest::Method::DELETE,
+        "/api/v1/tokens/no-such-token",
+        None,
+        Vec::new(),
+    )
+    .await;
     assert_error("unknown token id", &r, 404, "not_found", "no-such-token");
 
     let mut unknown_brand = inbound(&unique("unknown-brand"), "x", "hi");
     unknown_brand["brand"] = json!("globex");
-    let r = raw(h, post.clone(), "/api/v1/messages", json, unknown_brand.to_string().into_bytes()).await;
+    let r = raw(
+        h,
+        post.clone(),
+        "/api/v1/messages",
+        json,
+        unknown_brand.to_string().into_bytes(),
+    )
+    .await;
     assert_error("unknown brand", &r, 422, "invalid_request", "globex");
 
-    let r = raw(h, post.clone(), "/api/v1/messages", json, inbound(&unique("bad-channel"), "telex", "hi").to_string().into_bytes()).await;
+    let r = raw(
+        h,
+        post.clone(),
+        "/api/v1/messages",
+        json,
+        inbound(&unique("bad-channel"), "telex", "hi")
+            .to_string()
+            .into_bytes(),
+    )
+    .await;
     assert_error("unknown channel", &r, 422, "invalid_request", "telex");
 
-    let huge = format!(r#"{{"id": "huge", "brand": "{BRAND}", "channel": "x", "author": "a", "created_at": "2026-11-01T09:30:00Z", "text": "{}"}}"#, "a".repeat(10 * 1024 * 1024));
+    let huge = format!(
+        r#"{{"id": "huge", "brand": "{BRAND}", "channel": "x", "author": "a", "created_at": "2026-11-01T09:30:00Z", "text": "{}"}}"#,
+        "a".repeat(10 * 1024 * 1024)
+    );
     let r = raw(h, post.clone(), "/api/v1/messages", json, huge.into_bytes()).await;
     assert_error("a 10 MB body", &r, 413, "payload_too_large", "limit");
 
@@ -90,22 +178,75 @@ async fn bad_input_is_refused_with_a_named_problem_and_nothing_changes() {
     let r = raw(h, post.clone(), "/api/v1/messages", json, invalid_utf8).await;
     assert_error("invalid UTF-8", &r, 400, "invalid_json", "UTF-8");
 
-    let r = raw(h, post.clone(), "/api/v1/messages", Some("text/plain"), b"hello".to_vec()).await;
-    assert_error("not JSON", &r, 415, "unsupported_media_type", "application/json");
+    let r = raw(
+        h,
+        post.clone(),
+        "/api/v1/messages",
+        Some("text/plain"),
+        b"hello".to_vec(),
+    )
+    .await;
+    assert_error(
+        "not JSON",
+        &r,
+        415,
+        "unsupported_media_type",
+        "application/json",
+    );
 
-    let r = raw(h, post.clone(), "/api/v1/check", json, br#"{"brand": "northwind", "channel": "x", "text": "hi", "colour": "red"}"#.to_vec()).await;
+    let r = raw(
+        h,
+        post.clone(),
+        "/api/v1/check",
+        json,
+        br#"{"brand": "northwind", "channel": "x", "text": "hi", "colour": "red"}"#.to_vec(),
+    )
+    .await;
     assert_error("an unknown field", &r, 422, "invalid_request", "colour");
 
-    let r = raw(h, reqwest::Method::GET, "/api/v1/messages?status=lost", None, Vec::new()).await;
-    assert_error("an unknown status filter", &r, 422, "invalid_request", "awaiting_review");
+    let r = raw(
+        h,
+        reqwest::Method::GET,
+        "/api/v1/messages?status=lost",
+        None,
+        Vec::new(),
+    )
+    .await;
+    assert_error(
+        "an unknown status filter",
+        &r,
+        422,
+        "invalid_request",
+        "awaiting_review",
+    );
 
     let r = raw(h, reqwest::Method::GET, "/api/v1/nowhere", None, Vec::new()).await;
     assert_error("an unknown route", &r, 404, "not_found", "route");
 
-    let r = raw(h, post.clone(), &format!("/api/v1/messages/{target}/approve"), json, br#"{"version": 1}"#.to_vec()).await;
-    assert_error("approving an undrafted message", &r, 409, "invalid_transition", "no drafts");
+    let r = raw(
+        h,
+        post.clone(),
+        &format!("/api/v1/messages/{target}/approve"),
+        json,
+        br#"{"version": 1}"#.to_vec(),
+    )
+    .await;
+    assert_error(
+        "approving an undrafted message",
+        &r,
+        409,
+        "invalid_transition",
+        "no drafts",
+    );
 
-    let r = raw(h, post, &format!("/api/v1/messages/{target}/reject"), json, br#"{"version": 99, "reason": "no"}"#.to_vec()).await;
+    let r = raw(
+        h,
+        post,
+        &format!("/api/v1/messages/{target}/reject"),
+        json,
+        br#"{"version": 99, "reason": "no"}"#.to_vec(),
+    )
+    .await;
     assert_error("a stale version", &r, 409, "conflict", "version");
 
     assert_eq!(h.snapshot().await, before, "bad input changed the store");
@@ -128,9 +269,17 @@ async fn a_flood_gets_503_with_retry_after_and_stores_nothing() {
         .await
         .unwrap();
     assert_eq!(response.status(), 503);
-    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry_after >= 1);
     let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
     assert_eq!(body["error"]["code"], "queue_full");
-    assert_eq!(h.snapshot().await, before, "a refused flood stored something");
+    assert_eq!(
+        h.snapshot().await,
+        before,
+        "a refused flood stored something"
+    );
 }

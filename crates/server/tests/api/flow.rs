@@ -96,7 +96,9 @@ async fn flow(h: &Harness) {
     }
 
     let detail = h
-        .wait_for(&approve_id, "awaiting_review", |d| d["status"] == "awaiting_review")
+        .wait_for(&approve_id, "awaiting_review", |d| {
+            d["status"] == "awaiting_review"
+        })
         .await;
     let candidates = detail["candidates"].as_array().unwrap();
     assert!(!candidates.is_empty());
@@ -109,7 +111,10 @@ async fn flow(h: &Harness) {
         for v in c["violations"].as_array().unwrap() {
             if let (Some(start), Some(end)) = (v["start"].as_u64(), v["end"].as_u64()) {
                 let text = c["text"].as_str().unwrap();
-                assert_eq!(&text[start as usize..end as usize], v["excerpt"].as_str().unwrap());
+                assert_eq!(
+                    &text[start as usize..end as usize],
+                    v["excerpt"].as_str().unwrap()
+                );
             }
         }
     }
@@ -125,9 +130,16 @@ async fn flow(h: &Harness) {
         )
         .await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("override"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("override"),
+        "{body}"
+    );
 
-    let final_text = "So sorry the bag arrived split! DM us your order number and we'll send a fresh one.";
+    let final_text =
+        "So sorry the bag arrived split! DM us your order number and we'll send a fresh one.";
     let (status, approved) = h
         .post(
             &h.approver,
@@ -138,12 +150,16 @@ async fn flow(h: &Harness) {
     assert_eq!(status, 200, "{approved}");
     assert_eq!(approved["final_text"], final_text);
 
-    let sent = h.wait_for(&approve_id, "sent", |d| d["status"] == "sent").await;
+    let sent = h
+        .wait_for(&approve_id, "sent", |d| d["status"] == "sent")
+        .await;
     assert_eq!(sent["delivery"]["status"], "delivered");
 
     // Reject the other one as soon as it is ready.
     let other = h
-        .wait_for(&reject_id, "awaiting_review", |d| d["status"] == "awaiting_review")
+        .wait_for(&reject_id, "awaiting_review", |d| {
+            d["status"] == "awaiting_review"
+        })
         .await;
     let (status, rejected) = h
         .post(
@@ -172,7 +188,9 @@ async fn flow(h: &Harness) {
     assert_eq!(payload["text"], final_text);
     assert!(signed(ours[0]), "the webhook signature does not verify");
 
-    let audit = h.get(&h.agent, &format!("/api/v1/messages/{approve_id}/audit")).await;
+    let audit = h
+        .get(&h.agent, &format!("/api/v1/messages/{approve_id}/audit"))
+        .await;
     let actions: Vec<&str> = audit["entries"]
         .as_array()
         .unwrap()
@@ -181,7 +199,13 @@ async fn flow(h: &Harness) {
         .collect();
     assert_eq!(
         actions,
-        ["received", "drafting_started", "drafts_ready", "approved", "delivered"]
+        [
+            "received",
+            "drafting_started",
+            "drafts_ready",
+            "approved",
+            "delivered"
+        ]
     );
 
     // The learning loop: the approved reply is now a past reply of the brand.
@@ -207,6 +231,26 @@ async fn flow(h: &Harness) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(found, "the approved reply never reached the knowledge base");
+
+    let response = Harness::client()
+        .get(h.url("/metrics"))
+        .bearer_auth(&h.admin)
+        .send()
+        .await
+        .unwrap();
+    let metrics = response.text().await.unwrap();
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing"))
+            .parse()
+            .unwrap()
+    };
+    assert!(value("tact_drafts_total") >= 2.0);
+    assert!(value("tact_time_to_first_token_seconds_count") >= 1.0);
+    assert!(value("tact_review_latency_seconds_count") >= 2.0);
+    assert!(value("tact_deliveries_total") >= 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -230,13 +274,25 @@ async fn an_escalation_topic_goes_to_a_person_without_a_draft() {
         .post(
             &h.agent,
             "/api/v1/messages",
-            &inbound(&id, "x", "Your coffee maker caught fire in my kitchen. My lawyer will be in touch."),
+            &inbound(
+                &id,
+                "x",
+                "Your coffee maker caught fire in my kitchen. My lawyer will be in touch.",
+            ),
         )
         .await;
     assert_eq!(status, 202, "{body}");
-    let detail = h.wait_for(&id, "escalated", |d| d["status"] == "escalated").await;
+    let detail = h
+        .wait_for(&id, "escalated", |d| d["status"] == "escalated")
+        .await;
     assert!(detail["candidates"].as_array().unwrap().is_empty());
-    assert!(detail["reason"].as_str().unwrap().contains("escalation topic"), "{detail}");
+    assert!(
+        detail["reason"]
+            .as_str()
+            .unwrap()
+            .contains("escalation topic"),
+        "{detail}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -255,13 +311,25 @@ async fn an_ad_hoc_draft_is_queued_and_checks_locate_violations() {
     let id = summary["id"].as_str().unwrap();
     assert!(id.starts_with("adhoc-"));
     let queue = h.get(&h.agent, "/api/v1/messages?limit=1000").await;
-    assert!(queue["messages"].as_array().unwrap().iter().any(|m| m["id"] == id));
-    h.wait_for(id, "drafted", |d| d["status"] != "received" && d["status"] != "drafting")
-        .await;
+    assert!(
+        queue["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == id)
+    );
+    h.wait_for(id, "drafted", |d| {
+        d["status"] != "received" && d["status"] != "drafting"
+    })
+    .await;
 
     let text = "Visit https://totally-made-up.example now!!!";
     let (status, checked) = h
-        .post(&h.agent, "/api/v1/check", &json!({"brand": BRAND, "channel": "x", "text": text}))
+        .post(
+            &h.agent,
+            "/api/v1/check",
+            &json!({"brand": BRAND, "channel": "x", "text": text}),
+        )
         .await;
     assert_eq!(status, 200, "{checked}");
     assert!(checked["blocks"].as_u64().unwrap() >= 1, "{checked}");
@@ -273,7 +341,10 @@ async fn an_ad_hoc_draft_is_queued_and_checks_locate_violations() {
         .collect();
     assert!(!located.is_empty(), "{checked}");
     for v in located {
-        let (s, e) = (v["start"].as_u64().unwrap() as usize, v["end"].as_u64().unwrap() as usize);
+        let (s, e) = (
+            v["start"].as_u64().unwrap() as usize,
+            v["end"].as_u64().unwrap() as usize,
+        );
         assert_eq!(&text[s..e], v["excerpt"].as_str().unwrap());
     }
 }

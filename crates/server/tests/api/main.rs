@@ -2,6 +2,7 @@
 
 mod auth;
 mod bad_input;
+mod brands;
 mod flow;
 mod openapi;
 mod support;

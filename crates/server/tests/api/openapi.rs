@@ -15,7 +15,10 @@ fn the_openapi_document_matches_its_golden_file() {
         return;
     }
     let golden = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("{}: {e}; run with TACT_UPDATE_GOLDEN=1 to create it", path.display())
+        panic!(
+            "{}: {e}; run with TACT_UPDATE_GOLDEN=1 to create it",
+            path.display()
+        )
     });
     assert_eq!(
         golden.trim_end(),
@@ -38,6 +41,9 @@ fn the_document_describes_every_contract_route() {
         "/api/v1/tokens/{id}",
         "/metrics",
     ] {
-        assert!(paths.iter().any(|p| *p == path), "{path} is not in the document");
+        assert!(
+            paths.iter().any(|p| *p == path),
+            "{path} is not in the document"
+        );
     }
 }

@@ -27,6 +27,8 @@ pub const BRAND: &str = "northwind";
 pub const HOOK_SECRET: &str = "test-hook-secret";
 /// Small enough that a flood test fills it with one batch.
 pub const QUEUE: usize = 6;
+/// The one origin allowed cross-origin (the extension's).
+pub const ORIGIN: &str = "chrome-extension://tact-test";
 
 /// One webhook request as the receiver saw it.
 #[derive(Debug, Clone)]
@@ -124,25 +126,36 @@ async fn serve(
     .await??;
     let generator: Arc<dyn TextGenerator> = Arc::new(engine);
     let embedding_dir = tact_e2e::embedding_model_dir();
-    let embedder = tokio::task::spawn_blocking(move || SentenceEmbedder::load(&embedding_dir)).await??;
+    let embedder =
+        tokio::task::spawn_blocking(move || SentenceEmbedder::load(&embedding_dir)).await??;
     let dimension = embedder.dimension();
     let embedder: Arc<dyn Embedder> = Arc::new(embedder);
     let store_dir = dir.path().join("store");
-    let vectors: Arc<dyn VectorStore> =
-        Arc::new(tokio::task::spawn_blocking(move || EmbeddedStore::open(&store_dir, dimension)).await??);
+    let vectors: Arc<dyn VectorStore> = Arc::new(
+        tokio::task::spawn_blocking(move || EmbeddedStore::open(&store_dir, dimension)).await??,
+    );
     let knowledge = KnowledgeBase::new(embedder.clone(), vectors)?;
 
     let brand_dir = repo_root().join("brands/demo");
     let profile = BrandProfile::load(&brand_dir)?;
     anyhow::ensure!(profile.id == BRAND, "the demo brand is {}", profile.id);
-    let files: Vec<PathBuf> = ["voice-and-tone.md", "channels.md", "escalation.md", "privacy.md"]
-        .iter()
-        .map(|f| brand_dir.join(f))
-        .collect();
+    let files: Vec<PathBuf> = [
+        "voice-and-tone.md",
+        "channels.md",
+        "escalation.md",
+        "privacy.md",
+    ]
+    .iter()
+    .map(|f| brand_dir.join(f))
+    .collect();
     let documents = tact_retrieval::read_guideline_documents(&files)?;
-    knowledge.ingest_guidelines(BRAND, &documents, &|_, _| {}).await?;
+    knowledge
+        .ingest_guidelines(BRAND, &documents, &|_, _| {})
+        .await?;
     let replies = brand_dir.join("replies.jsonl");
-    knowledge.ingest_replies(BRAND, &replies, false, &|_, _| {}).await?;
+    knowledge
+        .ingest_replies(BRAND, &replies, false, &|_, _| {})
+        .await?;
     let approved =
         ApprovedEvidence::from_jsonl("replies.jsonl", &std::fs::read_to_string(&replies)?)?;
     // Guideline updates write to the brand folder: give the server a copy.
@@ -166,6 +179,7 @@ async fn serve(
     let mut config = ServerConfig {
         drafting_queue: QUEUE,
         outbox_poll_ms: 100,
+        cors_origins: vec![ORIGIN.into()],
         ..ServerConfig::default()
     };
     config.webhooks.insert(
@@ -179,7 +193,10 @@ async fn serve(
     let models = Models {
         generator,
         embedder,
-        retriever: Arc::new(KnowledgeRetriever::new(knowledge.clone(), RetrievalMode::Dense)),
+        retriever: Arc::new(KnowledgeRetriever::new(
+            knowledge.clone(),
+            RetrievalMode::Dense,
+        )),
         knowledge: knowledge.clone(),
         draft_options: DraftOptions {
             candidates: 2,
@@ -203,10 +220,20 @@ async fn serve(
     .await?;
     let token = |label: &'static str, role: Role, scope: BrandScope| {
         let workflow = workflow.clone();
-        async move { workflow.create_token(label, role, scope).await.map(|t| t.secret) }
+        async move {
+            workflow
+                .create_token(label, role, scope)
+                .await
+                .map(|t| t.secret)
+        }
     };
     let admin = token("admin", Role::Admin, BrandScope::All).await?;
-    let approver = token("approver", Role::Approver, BrandScope::Only(vec![BRAND.into()])).await?;
+    let approver = token(
+        "approver",
+        Role::Approver,
+        BrandScope::Only(vec![BRAND.into()]),
+    )
+    .await?;
     let agent = token("agent", Role::Agent, BrandScope::Only(vec![BRAND.into()])).await?;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -299,13 +326,18 @@ impl Harness {
             .unwrap();
         let status = response.status().as_u16();
         let bytes = response.bytes().await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     /// Polls the message until `done` holds for it (drafting takes seconds on a busy CPU).
     pub async fn wait_for(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
         for _ in 0..1200 {
-            let detail = self.get(&self.admin, &format!("/api/v1/messages/{id}")).await;
+            let detail = self
+                .get(&self.admin, &format!("/api/v1/messages/{id}"))
+                .await;
             if done(&detail) {
                 return detail;
             }
