@@ -348,3 +348,72 @@ async fn an_ad_hoc_draft_is_queued_and_checks_locate_violations() {
         assert_eq!(&text[s..e], v["excerpt"].as_str().unwrap());
     }
 }
+
+/// In crisis mode a reply needs two approvers; the second approves the proposed text as it
+/// stands. A manual brand's reply is then marked posted by a person.
+#[tokio::test(flavor = "multi_thread")]
+async fn crisis_mode_needs_two_approvers_and_manual_replies_are_marked_posted() {
+    let h = crate::support::sqlite();
+    let _exclusive = h.exclusive.lock().await;
+    let policy = |crisis: bool| {
+        json!({"approvals": 1, "crisis_approvals": 2, "crisis_mode": crisis,
+               "author_may_approve_own_edit": false, "delivery": "manual"})
+    };
+    let set_policy = |body: Value| async move {
+        let response = Harness::client()
+            .put(h.url(&format!("/api/v1/brands/{BRAND}/policy")))
+            .bearer_auth(&h.admin)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    };
+    set_policy(policy(true)).await;
+    let id = unique("crisis");
+    let (status, body) = h
+        .post(
+            &h.agent,
+            "/api/v1/messages",
+            &inbound(&id, "x", "Is the Ethiopian roast back in stock?"),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let detail = h
+        .wait_for(&id, "awaiting_review", |d| d["status"] == "awaiting_review")
+        .await;
+    assert_eq!(detail["approvals_needed"], 2);
+    let approve = |token: &str, version: &Value| {
+        let path = format!("/api/v1/messages/{id}/approve");
+        let body =
+            json!({"version": version, "candidate": 0, "override_reason": "reviewed in crisis"});
+        let token = token.to_owned();
+        async move { h.post(&token, &path, &body).await }
+    };
+    let (status, first) = approve(&h.approver, &detail["version"]).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["status"], "awaiting_review");
+    assert_eq!(
+        first["proposal"]["approved_by"].as_array().unwrap().len(),
+        1
+    );
+    let (status, again) = approve(&h.approver, &first["version"]).await;
+    assert_eq!(status, 409, "the same approver twice: {again}");
+    let (status, second) = approve(&h.admin, &first["version"]).await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["status"], "approved");
+    assert_eq!(second["delivery"]["connector"], "manual");
+    assert_eq!(second["final_text"], detail["candidates"][0]["text"]);
+
+    let (status, posted) = h
+        .post(
+            &h.agent,
+            &format!("/api/v1/messages/{id}/posted"),
+            &json!({"version": second["version"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{posted}");
+    assert_eq!(posted["status"], "sent");
+    set_policy(policy(false)).await;
+}
