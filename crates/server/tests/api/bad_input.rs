@@ -225,6 +225,22 @@ async fn bad_input_is_refused_with_a_named_problem_and_nothing_changes() {
 
     let r = raw(
         h,
+        reqwest::Method::PATCH,
+        "/api/v1/messages",
+        json,
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_error(
+        "a method the route lacks",
+        &r,
+        405,
+        "method_not_allowed",
+        "method",
+    );
+
+    let r = raw(
+        h,
         post.clone(),
         &format!("/api/v1/messages/{target}/approve"),
         json,
