@@ -2,9 +2,12 @@
 // Debian's Chromium: sign in, review and approve a drafted message through the page with the
 // guideline check following the edits, and hostile customer text rendered as text.
 import assert from 'node:assert/strict';
+import { mkdtempSync, symlinkSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { api, artifactPath, chromiumPath, startServer } from './lib.mjs';
+import { api, artifactPath, chromiumPath, repoRoot, startServer } from './lib.mjs';
 
 const executablePath = chromiumPath();
 const skip = executablePath
@@ -24,9 +27,24 @@ const FOLLOWS_GUIDELINES = 'Sorry about that. Please send us a DM with the order
 let server;
 let browser;
 
+/** A TACT_HOME of its own (the embedded store is one process's) sharing the model cache. */
+function homeSharingModels() {
+  const shared = process.env.TACT_HOME ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'tact');
+  const home = mkdtempSync(path.join(tmpdir(), 'tact-review-'));
+  symlinkSync(path.join(shared, 'models'), path.join(home, 'models'));
+  return home;
+}
+
 before(async () => {
   if (skip) return;
-  server = await startServer();
+  server = await startServer({
+    home: homeSharingModels(),
+    env: {
+      TACT__BRANDS_DIR: path.join(repoRoot, 'brands'),
+      // Shorter drafts keep the suite quick on a small machine; the review flow is the same.
+      TACT__DRAFT__MAX_NEW_TOKENS: '64',
+    },
+  });
   browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
 });
 
@@ -98,8 +116,9 @@ test('sign in, edit a candidate into a violation and out of it, approve, and see
 
   await page.fill('#token', server.adminToken);
   await page.click('#sign-in-form button[type=submit]');
-  await page.waitForURL(`${server.url}/`);
-  assert.equal(new URL(page.url()).search, '', 'the token never appears in a URL');
+  await page.waitForURL((url) => url.pathname === '/');
+  assert.ok(!page.url().includes(server.adminToken), 'the token never appears in a URL');
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('tact.token')), server.adminToken);
 
   // The first of the demo's messages on X to be drafted.
   const id = await firstDrafted(`/api/v1/messages?brand=${brand}&channel=x&status=awaiting_review`);
@@ -136,7 +155,9 @@ test('sign in, edit a candidate into a violation and out of it, approve, and see
   await page.keyboard.press('e');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'editor');
   await page.fill('#editor', BREAKS_GUIDELINES);
-  assert.equal(await checkStatus(page), 'warn');
+  assert.equal(await checkStatus(page), broken.blocks > 0 ? 'block' : 'warn');
+  // Block-level violations ask for an override reason before approving.
+  assert.equal(await page.isVisible('#override-reason'), broken.blocks > 0);
   assert.match(await page.textContent('#editor-label'), /edited/);
   const marks = await page.$$eval('#check-preview mark.violation', (ms) => ms.map((m) => m.firstChild.textContent));
   assert.deepEqual(marks, ['Unfortunately', 'Kindly']);
@@ -152,6 +173,7 @@ test('sign in, edit a candidate into a violation and out of it, approve, and see
   assert.equal(await checkStatus(page), 'clean');
   assert.equal(await page.locator('#check-preview mark').count(), 0);
   assert.equal(await page.locator('#check-violations li').count(), 0);
+  assert.equal(await page.isVisible('#override-reason'), false);
 
   // a approves, but not while typing: in the editor it is just a letter.
   await page.keyboard.press('a');
@@ -159,9 +181,23 @@ test('sign in, edit a candidate into a violation and out of it, approve, and see
   await page.keyboard.press('Backspace');
   assert.equal(await checkStatus(page), 'clean');
   await page.evaluate(() => document.activeElement.blur());
+  const { policy } = await auth('GET', `/api/v1/brands/${brand}`);
+  if (!policy.author_may_approve_own_edit) {
+    // The brand's policy wants someone other than the editor to approve an edit: the page
+    // says why the approval was refused, and nothing changes.
+    await page.keyboard.press('a');
+    await page.waitForSelector('#action-error:not(:empty)', { timeout: UI_MS });
+    assert.match(await page.textContent('#action-error'), /policy/);
+    const unchanged = await auth('GET', `/api/v1/messages/${id}`);
+    assert.equal(unchanged.status, 'awaiting_review');
+    assert.equal(unchanged.version, detail.version);
+    // A team of one: the admin lets editors approve their own edits.
+    await auth('PUT', `/api/v1/brands/${brand}/policy`, { ...policy, author_may_approve_own_edit: true });
+  }
   await page.keyboard.press('a');
 
-  await page.waitForSelector('#inbound-meta .badge.status-approved, #inbound-meta .badge.status-sent', { timeout: UI_MS });
+  await page.waitForSelector('#inbound-meta .badge.status-approved, #inbound-meta .badge.status-sent, #action-error:not(:empty)', { timeout: UI_MS });
+  assert.equal(await page.textContent('#action-error'), '', 'the approval was refused');
   const approved = await auth('GET', `/api/v1/messages/${id}`);
   assert.equal(approved.final_text, FOLLOWS_GUIDELINES);
   if (approved.delivery?.connector === 'manual') {

@@ -20,8 +20,8 @@ export function byteOffsets(text) {
 }
 
 /**
- * Where each violation sits in `text`: its start/end when they locate its excerpt, else the
- * first occurrence of the excerpt. Violations about the whole text (length, say) have none.
+ * Where each violation sits in `text`: its start/end when the server located it, else the
+ * first occurrence of its excerpt. Violations about the whole text (length, say) have none.
  */
 export function locate(text, violations) {
   const toIndex = byteOffsets(text);
@@ -30,14 +30,26 @@ export function locate(text, violations) {
     let start = Number.isInteger(v.start) ? toIndex(v.start) : undefined;
     let end = Number.isInteger(v.end) ? toIndex(v.end) : undefined;
     if (start === undefined || end === undefined || end <= start) {
-      const at = v.excerpt ? text.indexOf(v.excerpt) : -1;
-      if (at < 0) continue;
-      start = at;
-      end = at + v.excerpt.length;
+      const found = find(text, v.excerpt);
+      if (!found) continue;
+      ({ start, end } = found);
     }
     ranges.push({ start, end, violation: v });
   }
   return ranges;
+}
+
+/**
+ * The first occurrence of `excerpt` in `text`, exact or else ignoring case (a check may report
+ * a term as it is listed, "unfortunately", where the text says "Unfortunately").
+ */
+function find(text, excerpt) {
+  if (!excerpt) return null;
+  const at = text.indexOf(excerpt);
+  if (at >= 0) return { start: at, end: at + excerpt.length };
+  const escaped = excerpt.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const match = new RegExp(escaped, 'iu').exec(text);
+  return match ? { start: match.index, end: match.index + match[0].length } : null;
 }
 
 /** `text` with each located violation wrapped in a `<mark>` (overlapping ones merged). */

@@ -256,6 +256,7 @@ async function act(verb, body, doing) {
 async function approve() {
   if (el.approve.disabled) return;
   el.approve.disabled = true;
+  el['action-error'].textContent = '';
   try {
     const text = el.editor.value;
     if (text.trim() === '') {
