@@ -253,6 +253,17 @@ pub struct ApproveRequest {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct ProposeRequest {
+    pub version: i64,
+    /// Index of the candidate proposed (or edited). Default 0.
+    #[serde(default)]
+    pub candidate: usize,
+    /// The agent's edit of the candidate; the guideline checks run again on it.
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
     pub version: i64,
     pub reason: String,

@@ -164,7 +164,11 @@ impl Server {
                 background.spawn(store.run(state.clone(), stopped.clone()));
             }
         }
-        background.spawn(delivery::run_delivery(state.clone(), webhooks, stopped.clone()));
+        background.spawn(delivery::run_delivery(
+            state.clone(),
+            webhooks,
+            stopped.clone(),
+        ));
         background.spawn(learning::run_learning(state.clone(), stopped));
         let app = router(state);
         let served = axum::serve(listener, app)
@@ -176,7 +180,9 @@ impl Server {
         })
         .await;
         if finished.is_err() {
-            tracing::warn!("background work did not finish in time; unfinished drafts are queued again at the next start");
+            tracing::warn!(
+                "background work did not finish in time; unfinished drafts are queued again at the next start"
+            );
         }
         served.map_err(Error::Io)
     }
@@ -186,7 +192,10 @@ impl Server {
     /// Drafts from the store-kept queue without serving HTTP (`tact worker`) until `shutdown`
     /// completes; drafts in progress then get the grace period and the rest go back to the
     /// queue. Only for a server built by [`Server::with_store_queue`].
-    pub async fn run_worker(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+    pub async fn run_worker(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
         let Server { state, drafting } = self;
         let Drafting::Store(store) = drafting else {
             return Err(Error::Config(
@@ -238,16 +247,14 @@ fn cors(origins: &[String]) -> CorsLayer {
     let allow = if origins.iter().any(|o| o == "*") {
         AllowOrigin::any()
     } else {
-        AllowOrigin::list(
-            origins
-                .iter()
-                .filter_map(|o| HeaderValue::from_str(o).ok()),
-        )
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
     };
     CorsLayer::new()
         .allow_origin(allow)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        // A client told 503 `queue_full` needs to read how long to wait.
+        .expose_headers([header::RETRY_AFTER])
 }
 
 /// Errors answered by axum or a layer (405, 408, 413, ...) come without a JSON body; give
@@ -265,7 +272,9 @@ async fn json_errors(response: Response) -> Response {
     let code = ErrorCode::from_status(status);
     let message = match status {
         StatusCode::METHOD_NOT_ALLOWED => "this route does not accept this method".to_owned(),
-        StatusCode::REQUEST_TIMEOUT => "the request took too long (server.request_timeout_secs)".to_owned(),
+        StatusCode::REQUEST_TIMEOUT => {
+            "the request took too long (server.request_timeout_secs)".to_owned()
+        }
         StatusCode::PAYLOAD_TOO_LARGE => {
             "the request body is over the size limit (server.body_limit_bytes)".to_owned()
         }
@@ -285,4 +294,3 @@ async fn json_errors(response: Response) -> Response {
     *answer.status_mut() = status;
     answer
 }
-

@@ -59,6 +59,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(messages::submit, messages::list))
         .routes(routes!(messages::detail))
         .routes(routes!(events::events))
+        .routes(routes!(review::propose))
         .routes(routes!(review::approve))
         .routes(routes!(review::reject))
         .routes(routes!(review::escalate))

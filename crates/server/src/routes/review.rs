@@ -9,7 +9,8 @@ use tact_workflow::{AuditAction, MessageFilter, MessageState, ReplyChoice, Statu
 use utoipa::IntoParams;
 
 use crate::api::{
-    ApproveRequest, AuditEntryView, AuditList, MessageDetail, ReasonRequest, VersionRequest,
+    ApproveRequest, AuditEntryView, AuditList, MessageDetail, ProposeRequest, ReasonRequest,
+    VersionRequest,
 };
 use crate::convert;
 use crate::error::{ApiError, ApiResult};
@@ -36,28 +37,7 @@ pub async fn approve(
 ) -> ApiResult<Json<MessageDetail>> {
     let record = load(&state, &caller, &id).await?;
     let choice = match body.text {
-        Some(text) => {
-            if text.trim().is_empty() {
-                return Err(ApiError::invalid("`text` must not be empty"));
-            }
-            let brand = state.brand(&record.inbound.brand).ok_or_else(|| {
-                ApiError::invalid(format!(
-                    "this server does not serve brand {:?}, so an edit cannot be checked",
-                    record.inbound.brand
-                ))
-            })?;
-            let violations = convert::check_text(
-                &brand,
-                &record.inbound.channel,
-                Some(&record.inbound),
-                &text,
-            )?;
-            Some(ReplyChoice::Edited {
-                candidate: body.candidate,
-                text,
-                violations,
-            })
-        }
+        Some(text) => Some(edited(&state, &record, body.candidate, text)?),
         // A second approver approves the text already proposed.
         None => match &record.state {
             MessageState::AwaitingReview(round)
@@ -87,6 +67,64 @@ pub async fn approve(
         state.learn.notify_one();
     }
     observe_review_latency(&state, &id).await;
+    Ok(Json(message_detail(&state, updated).await?))
+}
+
+/// An edit of candidate `candidate`, checked again against the brand's guidelines.
+fn edited(
+    state: &AppState,
+    record: &tact_workflow::MessageRecord,
+    candidate: usize,
+    text: String,
+) -> ApiResult<ReplyChoice> {
+    if text.trim().is_empty() {
+        return Err(ApiError::invalid("`text` must not be empty"));
+    }
+    let brand = state.brand(&record.inbound.brand).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "this server does not serve brand {:?}, so an edit cannot be checked",
+            record.inbound.brand
+        ))
+    })?;
+    let violations = convert::check_text(
+        &brand,
+        &record.inbound.channel,
+        Some(&record.inbound),
+        &text,
+    )?;
+    Ok(ReplyChoice::Edited {
+        candidate,
+        text,
+        violations,
+    })
+}
+
+/// Put a candidate, or an edit of one, forward for approval without approving it: what an
+/// agent does (e.g. from the browser extension). An edited text is checked again against the
+/// brand's guidelines; the violations travel with the proposal for the approver to see.
+#[utoipa::path(post, path = "/api/v1/messages/{id}/propose", tag = "review",
+    params(("id" = String, Path, description = "Message id")),
+    request_body = ProposeRequest,
+    responses(
+        (status = 200, body = MessageDetail),
+        (status = 409, description = "Stale version or not awaiting review", body = crate::error::ErrorBody),
+        (status = 422, description = "Empty text or unknown candidate", body = crate::error::ErrorBody),
+    ))]
+pub async fn propose(
+    caller: Agent,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ProposeRequest>,
+) -> ApiResult<Json<MessageDetail>> {
+    let record = load(&state, &caller, &id).await?;
+    let choice = match body.text {
+        Some(text) => edited(&state, &record, body.candidate, text)?,
+        None => ReplyChoice::Candidate(body.candidate),
+    };
+    let updated = state
+        .workflow()
+        .propose(&id, body.version, &caller.actor(), choice)
+        .await?;
     Ok(Json(message_detail(&state, updated).await?))
 }
 

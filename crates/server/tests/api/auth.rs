@@ -64,6 +64,12 @@ fn table() -> Vec<Row> {
         ),
         row(
             "post",
+            "/api/v1/messages/{id}/propose",
+            Refused::OtherBrand,
+            Some(json!({"version": 1})),
+        ),
+        row(
+            "post",
             "/api/v1/messages/{id}/approve",
             Refused::Agent,
             Some(json!({"version": 1})),
