@@ -2,7 +2,7 @@
 // Debian's Chromium: sign in, review and approve a drafted message through the page with the
 // guideline check following the edits, and hostile customer text rendered as text.
 import assert from 'node:assert/strict';
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -51,6 +51,8 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server?.stop();
+  // The models are a symbolic link into the shared cache: removing the home leaves them be.
+  if (server) rmSync(server.home, { recursive: true, force: true });
 });
 
 /** A page that fails the test on any uncaught script error. */
