@@ -33,6 +33,10 @@ pub enum FinishReason {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenerationStats {
     pub prompt_tokens: usize,
+    /// Prompt tokens whose attention state was reused from an earlier prompt with the same
+    /// beginning instead of being processed again (counted in `prompt_tokens` too).
+    #[serde(default)]
+    pub reused_prompt_tokens: usize,
     pub generated_tokens: usize,
     /// Time the request waited in the queue before the engine took it.
     pub queued: Duration,

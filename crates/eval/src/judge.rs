@@ -161,6 +161,7 @@ mod tests {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let stats = GenerationStats {
             prompt_tokens: 1,
+            reused_prompt_tokens: 0,
             generated_tokens: 1,
             queued: Duration::ZERO,
             prefill: Duration::ZERO,

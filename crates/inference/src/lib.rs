@@ -13,6 +13,7 @@ mod error;
 mod gguf;
 mod llama;
 mod model;
+mod prefix;
 mod requantize;
 mod sequence;
 mod stop;

@@ -97,6 +97,36 @@ pub(crate) struct LlamaCache {
     layers: Vec<KvCache>,
 }
 
+impl LlamaCache {
+    /// Positions held.
+    pub(crate) fn len(&self) -> usize {
+        self.layers.first().map_or(0, KvCache::current_seq_len)
+    }
+
+    /// A copy of the first `len` positions that shares no storage with `self`. (A plain
+    /// `clone` would share it, and the cache writes new positions in place.)
+    pub(crate) fn prefix(&self, len: usize) -> Result<Self> {
+        let len = len.min(self.len());
+        let layers = self
+            .layers
+            .iter()
+            .map(|kv| -> Result<KvCache> {
+                let mut copy = KvCache::new(1, len.next_multiple_of(256).max(256));
+                if let (Some(k), Some(v)) = (kv.k()?, kv.v()?)
+                    && len > 0
+                {
+                    copy.append(
+                        &k.narrow(1, 0, len)?.contiguous()?,
+                        &v.narrow(1, 0, len)?.contiguous()?,
+                    )?;
+                }
+                Ok(copy)
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self { layers })
+    }
+}
+
 impl Llama {
     /// Loads from a GGUF file. `dense_dtype` keeps dense copies of the layer weights for
     /// prompt processing (`None`: quantized only, least memory).

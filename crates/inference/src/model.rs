@@ -87,6 +87,22 @@ pub(crate) enum SequenceCache {
     Llama(LlamaCache),
 }
 
+impl SequenceCache {
+    /// Positions held.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            SequenceCache::Llama(c) => c.len(),
+        }
+    }
+
+    /// An independent copy of the first `len` positions.
+    pub(crate) fn prefix(&self, len: usize) -> Result<Self> {
+        match self {
+            SequenceCache::Llama(c) => Ok(SequenceCache::Llama(c.prefix(len)?)),
+        }
+    }
+}
+
 impl Weights {
     pub(crate) fn new_cache(&self) -> SequenceCache {
         match self {

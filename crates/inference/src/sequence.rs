@@ -12,6 +12,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::Result;
 use crate::model::{ChatModel, SequenceCache};
+use crate::prefix::PrefixCache;
 use crate::stop::{StopMatcher, StopOutcome};
 use crate::tokenizer::GgufTokenizer;
 
@@ -34,6 +35,11 @@ pub(crate) struct Sequence {
     cache: SequenceCache,
     prompt: Vec<u32>,
     prefilled: usize,
+    /// Prompt tokens taken from the prefix cache.
+    reused: usize,
+    /// Whether the prefix cache was consulted (at the first step, so that a sequence admitted
+    /// together with others sharing its prompt can wait for the first one's prefill).
+    looked_up: bool,
     generated: Vec<u32>,
     max_new_tokens: usize,
     sampler: LogitsProcessor,
@@ -83,6 +89,8 @@ impl Sequence {
             cache: model.weights.new_cache(),
             prompt,
             prefilled: 0,
+            reused: 0,
+            looked_up: false,
             generated: Vec::new(),
             max_new_tokens,
             sampler: LogitsProcessor::from_sampling(params.seed, sampling),
@@ -103,8 +111,8 @@ impl Sequence {
         self.events.is_closed()
     }
 
-    pub(crate) fn step(&mut self, model: &ChatModel) -> Step {
-        match self.try_step(model) {
+    pub(crate) fn step(&mut self, model: &ChatModel, prefixes: &mut PrefixCache) -> Step {
+        match self.try_step(model, prefixes) {
             Ok(step) => step,
             Err(err) => {
                 tracing::error!(%err, "generation failed");
@@ -118,9 +126,35 @@ impl Sequence {
         }
     }
 
-    fn try_step(&mut self, model: &ChatModel) -> Result<Step> {
+    /// Has not started processing its prompt yet.
+    pub(crate) fn is_waiting(&self) -> bool {
+        !self.looked_up
+    }
+
+    /// Is processing its prompt.
+    pub(crate) fn is_prefilling(&self) -> bool {
+        self.looked_up && self.prefilled < self.prompt.len()
+    }
+
+    pub(crate) fn prompt(&self) -> &[u32] {
+        &self.prompt
+    }
+
+    fn try_step(&mut self, model: &ChatModel, prefixes: &mut PrefixCache) -> Result<Step> {
         let started = Instant::now();
-        let logits = if self.prefilled < self.prompt.len() {
+        let reused = if self.looked_up {
+            None
+        } else {
+            self.looked_up = true;
+            prefixes.lookup(&self.prompt)
+        };
+        let logits = if let Some((cache, logits)) = reused {
+            self.cache = cache;
+            self.prefilled = self.prompt.len();
+            self.reused = self.prompt.len();
+            self.prefill += started.elapsed();
+            logits
+        } else if self.prefilled < self.prompt.len() {
             let end = (self.prefilled + PREFILL_CHUNK).min(self.prompt.len());
             let logits = model.weights.forward(
                 &mut self.cache,
@@ -132,6 +166,7 @@ impl Sequence {
             if self.prefilled < self.prompt.len() {
                 return Ok(Step::Continue);
             }
+            prefixes.insert(&self.prompt, &self.cache, &logits);
             logits
         } else {
             let last = *self
@@ -241,6 +276,7 @@ impl Sequence {
     fn done(&mut self, finish: FinishReason) -> Step {
         let stats = GenerationStats {
             prompt_tokens: self.prompt.len(),
+            reused_prompt_tokens: self.reused,
             generated_tokens: self.generated.len(),
             queued: self.queued,
             prefill: self.prefill,

@@ -247,6 +247,100 @@ fn concurrent_requests_each_get_their_own_output() {
     assert!(alone[0] != alone[1] && alone[1] != alone[2]);
 }
 
+/// Runs requests at once on `engine`; each one's text and stats, in order.
+fn run_together(
+    engine: &Arc<Engine>,
+    requests: Vec<(Vec<ChatMessage>, SamplingParams)>,
+) -> Vec<(String, tact_core::GenerationStats)> {
+    let streams: Vec<_> = requests
+        .into_iter()
+        .map(|(messages, sampling)| {
+            engine
+                .generate(GenerateRequest { messages, sampling })
+                .expect("queued")
+        })
+        .collect();
+    streams
+        .into_iter()
+        .map(|mut stream| {
+            loop {
+                match stream.next_blocking().expect("stream ended without Done") {
+                    GenerationEvent::Delta(_) => {}
+                    GenerationEvent::Done { text, stats, .. } => break (text, stats),
+                    GenerationEvent::Failed(e) => panic!("generation failed: {e}"),
+                }
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn candidates_of_one_prompt_process_it_once_and_sample_exactly_as_alone() {
+    let with_reuse = Arc::new(Engine::start(model(), EngineConfig::default()).unwrap());
+    let without = Arc::new(
+        Engine::start(
+            model(),
+            EngineConfig {
+                prefix_cache_entries: 0,
+                ..EngineConfig::default()
+            },
+        )
+        .unwrap(),
+    );
+    // A draft-sized prompt: well past the length below which prompts are not kept.
+    let messages = vec![
+        ChatMessage::system(
+            "You are a friendly community manager for Northwind Coffee. Reply in two short \
+             sentences, warm and specific, no emoji, no links, never promise refunds or dates. \
+             Thank the customer by name when they give it and point to the help centre for \
+             order questions.",
+        ),
+        ChatMessage::user("Hi, it's Dana. My grinder arrived with a cracked hopper, what now?"),
+    ];
+    let sampled = |seed| SamplingParams {
+        max_new_tokens: 16,
+        temperature: 0.8,
+        seed,
+        ..SamplingParams::default()
+    };
+    let requests: Vec<_> = [11, 12, 13]
+        .into_iter()
+        .map(|seed| (messages.clone(), sampled(seed)))
+        .collect();
+
+    let together = run_together(&with_reuse, requests.clone());
+    let prompt = together[0].1.prompt_tokens;
+    assert!(prompt >= 64, "prompt of {prompt} tokens");
+    let reused: Vec<usize> = together
+        .iter()
+        .map(|(_, s)| s.reused_prompt_tokens)
+        .collect();
+    assert_eq!(
+        reused,
+        [0, prompt, prompt],
+        "the first processes the prompt, the others reuse it"
+    );
+    // Same seeds on an engine that keeps nothing: the same texts, token for token.
+    let alone: Vec<String> = requests
+        .into_iter()
+        .map(|request| run_together(&without, vec![request]).remove(0).0)
+        .collect();
+    let texts: Vec<String> = together.into_iter().map(|(text, _)| text).collect();
+    assert_eq!(texts, alone);
+    assert!(
+        texts[0] != texts[1] || texts[1] != texts[2],
+        "seeds differ: {texts:?}"
+    );
+    // A later request with the same prompt reuses it too; a different one does not.
+    let again = run_together(&with_reuse, vec![(messages.clone(), sampled(11))]).remove(0);
+    assert_eq!(again.1.reused_prompt_tokens, prompt);
+    assert_eq!(again.0, texts[0]);
+    let mut other = messages;
+    other[1] = ChatMessage::user("Do you ship to Canada?");
+    let fresh = run_together(&with_reuse, vec![(other, sampled(11))]).remove(0);
+    assert_eq!(fresh.1.reused_prompt_tokens, 0);
+}
+
 #[test]
 fn a_dropped_stream_cancels_and_a_full_queue_is_an_error() {
     let e = Engine::start(

@@ -119,6 +119,7 @@ mod tests {
             let (tx, rx) = mpsc::unbounded_channel();
             let stats = GenerationStats {
                 prompt_tokens: 1,
+                reused_prompt_tokens: 0,
                 generated_tokens: 1,
                 queued: Default::default(),
                 prefill: Default::default(),
