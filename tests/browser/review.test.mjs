@@ -65,10 +65,10 @@ async function newPage(viewport = { width: 1280, height: 900 }) {
   return page;
 }
 
-async function signIn(page, next = '/') {
+async function signIn(page, next = '/', token = server.adminToken) {
   await page.goto(`${server.url}${next}`);
   await page.waitForURL(/\/sign-in\?next=/);
-  await page.fill('#token', server.adminToken);
+  await page.fill('#token', token);
   await page.click('#sign-in-form button[type=submit]');
   await page.waitForURL((url) => url.pathname === new URL(next, server.url).pathname);
 }
@@ -184,6 +184,7 @@ test('sign in, edit a candidate into a violation and out of it, approve, and see
   assert.equal(await checkStatus(page), 'clean');
   await page.evaluate(() => document.activeElement.blur());
   const { policy } = await auth('GET', `/api/v1/brands/${brand}`);
+  let reviewer = page;
   if (!policy.author_may_approve_own_edit) {
     // The brand's policy wants someone other than the editor to approve an edit: the page
     // says why the approval was refused, and nothing changes.
@@ -193,33 +194,44 @@ test('sign in, edit a candidate into a violation and out of it, approve, and see
     const unchanged = await auth('GET', `/api/v1/messages/${id}`);
     assert.equal(unchanged.status, 'awaiting_review');
     assert.equal(unchanged.version, detail.version);
-    // A team of one: the admin lets editors approve their own edits.
-    await auth('PUT', `/api/v1/brands/${brand}/policy`, { ...policy, author_may_approve_own_edit: true });
-  }
-  await page.keyboard.press('a');
 
-  await page.waitForSelector('#inbound-meta .badge.status-approved, #inbound-meta .badge.status-sent, #action-error:not(:empty)', { timeout: UI_MS });
-  assert.equal(await page.textContent('#action-error'), '', 'the approval was refused');
+    // So the editor proposes it, and a second approver approves it as proposed.
+    await page.click('#propose');
+    await page.waitForSelector('#state:has-text("up for approval")', { timeout: UI_MS });
+    const proposed = await auth('GET', `/api/v1/messages/${id}`);
+    assert.equal(proposed.proposal.text, FOLLOWS_GUIDELINES);
+    const issued = await auth('POST', '/api/v1/tokens', { role: 'approver', label: 'second approver', brands: [brand] });
+    reviewer = await newPage();
+    await signIn(reviewer, `/messages/${id}`, issued.secret);
+    await reviewer.waitForSelector('.candidate .use-candidate:not([disabled])', { timeout: UI_MS });
+    assert.equal(await reviewer.inputValue('#editor'), FOLLOWS_GUIDELINES, 'the proposal is what is reviewed');
+    assert.equal(await checkStatus(reviewer), 'clean');
+  }
+  await reviewer.keyboard.press('a');
+
+  await reviewer.waitForSelector('#inbound-meta .badge.status-approved, #inbound-meta .badge.status-sent, #action-error:not(:empty)', { timeout: UI_MS });
+  assert.equal(await reviewer.textContent('#action-error'), '', 'the approval was refused');
   const approved = await auth('GET', `/api/v1/messages/${id}`);
   assert.equal(approved.final_text, FOLLOWS_GUIDELINES);
   if (approved.delivery?.connector === 'manual') {
     // The demo brand has no webhook: a person posts the reply and says so.
     assert.equal(approved.status, 'approved');
-    await page.click('#mark-posted');
+    await reviewer.click('#mark-posted');
   }
-  await page.waitForSelector('#inbound-meta .badge.status-sent', { timeout: UI_MS });
-  assert.match(await page.textContent('#state'), /^Sent/);
+  await reviewer.waitForSelector('#inbound-meta .badge.status-sent', { timeout: UI_MS });
+  assert.match(await reviewer.textContent('#state'), /^Sent/);
   const sent = await auth('GET', `/api/v1/messages/${id}`);
   assert.equal(sent.status, 'sent');
   assert.equal(sent.final_text, FOLLOWS_GUIDELINES);
-  assert.equal(await page.locator('#approve').isDisabled(), true);
+  assert.equal(await reviewer.locator('#approve').isDisabled(), true);
 
   // The audit trail shows the approval with the edit as a diff.
-  await page.waitForSelector('#audit .audit-entry del, #audit .audit-entry ins', { state: 'attached', timeout: UI_MS });
-  const trail = await page.textContent('#audit');
+  await reviewer.waitForSelector('#audit .audit-entry del, #audit .audit-entry ins', { state: 'attached', timeout: UI_MS });
+  const trail = await reviewer.textContent('#audit');
   assert.match(trail, /approved/);
-  await page.screenshot({ path: artifactPath('review-message-sent-1280.png'), fullPage: true });
+  await reviewer.screenshot({ path: artifactPath('review-message-sent-1280.png'), fullPage: true });
   assert.deepEqual(page.errors, []);
+  assert.deepEqual(reviewer.errors, []);
 });
 
 test('hostile message text is rendered as text, while drafting streams in and after', { skip }, async () => {

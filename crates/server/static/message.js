@@ -14,7 +14,7 @@ const id = decodeURIComponent(location.pathname.replace(/^\/messages\//, ''));
 const el = Object.fromEntries([
   'message', 'load-error', 'inbound-author', 'inbound-meta', 'inbound-text', 'triage', 'state',
   'drafting-status', 'candidates', 'review-form', 'editor', 'editor-label', 'check-status',
-  'check-preview', 'check-violations', 'override', 'override-reason', 'approve', 'reject',
+  'check-preview', 'check-violations', 'override', 'override-reason', 'approve', 'propose', 'reject',
   'escalate', 'mark-posted', 'action-error', 'audit', 'reason-dialog', 'reason-form',
   'reason-heading', 'reason-label', 'reason', 'reason-error', 'reason-confirm', 'reason-cancel',
 ].map((name) => [name, byId(name)]));
@@ -73,6 +73,10 @@ function renderState() {
     failed: 'Failed.',
   }[detail.status] ?? words(detail.status);
   const details = [];
+  if (detail.proposal && detail.status === 'awaiting_review') {
+    const by = detail.proposal.edited_by;
+    details.push(`Candidate ${detail.proposal.candidate + 1}${by ? `, edited by ${by},` : ''} is up for approval.`);
+  }
   if (approvedBy.length && detail.status === 'awaiting_review') details.push(`Approved so far by ${approvedBy.join(', ')}.`);
   if (detail.reason) details.push(`Reason: ${detail.reason}`);
   if (detail.delivery) {
@@ -133,6 +137,7 @@ function renderActions() {
   el.approve.disabled = !open || !approver;
   el.reject.disabled = !open || !approver;
   el.escalate.disabled = !open;
+  el.propose.disabled = !open;
   el.approve.title = approver ? '' : 'Approving needs an approver token.';
   el.reject.title = el.approve.title;
   el['mark-posted'].hidden = !(detail.status === 'approved' && detail.delivery?.connector === 'manual');
@@ -275,13 +280,43 @@ async function approve() {
       el['override-reason'].focus();
       return;
     }
-    const candidate = currentCandidate();
-    const body = { candidate: candidate.index };
-    if (text !== candidate.text) body.text = text;
+    const body = { ...choice(text) };
     if (result.blocks > 0) body.override_reason = override;
     if (await act('approve', body, 'approve the reply')) {
       toast(detail.status === 'awaiting_review' ? 'Approval recorded; more approvals are needed.' : 'Approved.');
     }
+  } finally {
+    renderActions();
+  }
+}
+
+/**
+ * What the editor holds, as the API wants it: the candidate, plus the text when it is an edit.
+ * The text already up for approval is approved as it is, so a second approver does not become
+ * its editor.
+ */
+function choice(text) {
+  const candidate = currentCandidate();
+  const proposal = detail.proposal;
+  // Without a text the server takes the proposal for this candidate when there is one, else
+  // the candidate as drafted.
+  const implied = proposal?.candidate === candidate.index ? proposal.text : candidate.text;
+  return text === implied ? { candidate: candidate.index } : { candidate: candidate.index, text };
+}
+
+/** Puts the editor's text forward for someone else to approve. */
+async function propose() {
+  if (el.propose.disabled) return;
+  el['action-error'].textContent = '';
+  const text = el.editor.value;
+  if (text.trim() === '') {
+    el['action-error'].textContent = 'The reply is empty: write or choose one before proposing it.';
+    el.editor.focus();
+    return;
+  }
+  el.propose.disabled = true;
+  try {
+    if (await act('propose', choice(text), 'propose the reply')) toast('Proposed for approval.');
   } finally {
     renderActions();
   }
@@ -446,6 +481,7 @@ el.editor.addEventListener('input', () => {
   checkSoon();
 });
 el['review-form'].addEventListener('submit', (event) => { event.preventDefault(); approve(); });
+el.propose.addEventListener('click', propose);
 el.reject.addEventListener('click', () => askReason('reject'));
 el.escalate.addEventListener('click', () => askReason('escalate'));
 el['mark-posted'].addEventListener('click', async () => {
