@@ -272,6 +272,11 @@ describe('extension without a server', { skip: SKIP }, () => {
     const panel = await openPanel(browser.context, browser.id);
     const page = await browser.context.newPage();
     await page.goto('chrome://version');
+    // Which tab counts as active in headless Chromium does not always follow bringToFront:
+    // leave no other web page open for the query below to find instead.
+    for (const other of browser.context.pages()) {
+      if (other !== page && other !== panel && !other.url().startsWith('chrome')) await other.goto('chrome://version');
+    }
     await page.bringToFront();
     // What the keyboard shortcut runs, for a tab whose page scripts may not be injected into.
     await browser.worker.evaluate(async () => {

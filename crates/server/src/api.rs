@@ -68,8 +68,10 @@ pub struct ViolationView {
 
 impl ViolationView {
     pub fn new(violation: &Violation, text: &str) -> Self {
-        let start = (!violation.excerpt.is_empty())
-            .then(|| text.find(&violation.excerpt))
+        // A check may report a term as its rule lists it ("unfortunately") where the text
+        // has "Unfortunately": locate it regardless of case and show the text's own words.
+        let span = (!violation.excerpt.is_empty())
+            .then(|| locate(text, &violation.excerpt))
             .flatten();
         Self {
             rule: violation.rule.clone(),
@@ -80,10 +82,47 @@ impl ViolationView {
             .to_owned(),
             clause: violation.clause.clone(),
             message: violation.message.clone(),
-            excerpt: violation.excerpt.clone(),
-            start,
-            end: start.map(|s| s + violation.excerpt.len()),
+            excerpt: span.map_or_else(|| violation.excerpt.clone(), |(s, e)| text[s..e].to_owned()),
+            start: span.map(|(s, _)| s),
+            end: span.map(|(_, e)| e),
         }
+    }
+}
+
+/// Byte span of the first occurrence of `needle` in `text`: exact, else ignoring case.
+fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
+    if let Some(start) = text.find(needle) {
+        return Some((start, start + needle.len()));
+    }
+    text.char_indices().find_map(|(start, _)| {
+        let rest = &text[start..];
+        let mut chars = rest.char_indices();
+        for wanted in needle.chars() {
+            let (_, got) = chars.next()?;
+            if !got.to_lowercase().eq(wanted.to_lowercase()) {
+                return None;
+            }
+        }
+        let len = chars.next().map_or(rest.len(), |(end, _)| end);
+        Some((start, start + len))
+    })
+}
+
+#[cfg(test)]
+mod locate_tests {
+    use super::locate;
+
+    #[test]
+    fn finds_excerpts_exactly_first_then_ignoring_case() {
+        let text = "Unfortunately, unfortunately the café is closed.";
+        assert_eq!(locate(text, "unfortunately"), Some((15, 28)));
+        assert_eq!(
+            locate("Unfortunately it broke", "unfortunately"),
+            Some((0, 13))
+        );
+        assert_eq!(locate(text, "CAFÉ"), Some((33, 38)));
+        assert_eq!(&text[33..38], "café");
+        assert_eq!(locate(text, "open"), None);
     }
 }
 
