@@ -255,7 +255,11 @@ pub fn retrieval_score(
     RetrievalScore {
         recall_at_k: ranks.iter().filter(|r| r.is_some()).count() as f64 / n,
         // A fold from +0.0: an empty float `sum` is -0.0, which reads oddly in a report.
-        mrr: ranks.iter().flatten().fold(0.0, |acc, r| acc + 1.0 / *r as f64) / n,
+        mrr: ranks
+            .iter()
+            .flatten()
+            .fold(0.0, |acc, r| acc + 1.0 / *r as f64)
+            / n,
     }
 }
 

@@ -86,11 +86,19 @@ const DEMO_MESSAGES: [(&str, &str, &str, &str); 5] = [
 
 pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     ensure_models(config)?;
-    let addr = args.addr.clone().unwrap_or_else(|| config.server.addr.clone());
+    let addr = args
+        .addr
+        .clone()
+        .unwrap_or_else(|| config.server.addr.clone());
     knowledge::runtime()?.block_on(async {
         let (server, workflow) = build_server(config, args.demo).await?;
         let secret = if args.demo {
-            let brand = server.state().brand_ids().into_iter().next().unwrap_or_default();
+            let brand = server
+                .state()
+                .brand_ids()
+                .into_iter()
+                .next()
+                .unwrap_or_default();
             submit_demo_messages(&workflow, &brand).await?;
             let issued = workflow
                 .create_token("demo admin", Role::Admin, BrandScope::All)
@@ -117,7 +125,10 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
 
 /// The server as `tact serve` and `tact worker` run it: the configured workflow store, the
 /// engine, the knowledge base with the brands ingested, drafting from the store's queue.
-pub(crate) async fn build_server(config: &Config, demo: bool) -> anyhow::Result<(Server, Workflow)> {
+pub(crate) async fn build_server(
+    config: &Config,
+    demo: bool,
+) -> anyhow::Result<(Server, Workflow)> {
     let workflow = open_workflow(config).await?;
     let dirs = brand_dirs(config, demo)?;
     let model_path = chat_model_path(config)?;
@@ -194,21 +205,20 @@ pub fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
 /// The configured workflow store: PostgreSQL when `workflow.database_url` is set, else SQLite
 /// under `$TACT_HOME/workflow`.
 pub(crate) async fn open_workflow(config: &Config) -> anyhow::Result<Workflow> {
-    let store: Arc<dyn WorkflowStore> = match &config.workflow.database_url {
-        Some(url) => Arc::new(
-            tact_workflow::PostgresStore::connect(url, config.workflow.schema.as_deref())
-                .await
-                .context("cannot open the PostgreSQL workflow store")?,
-        ),
-        None => {
-            let dir = config.workflow_dir();
-            Arc::new(
-                SqliteStore::open(&dir)
+    let store: Arc<dyn WorkflowStore> =
+        match &config.workflow.database_url {
+            Some(url) => Arc::new(
+                tact_workflow::PostgresStore::connect(url, config.workflow.schema.as_deref())
                     .await
-                    .with_context(|| format!("cannot open the workflow store in {}", dir.display()))?,
-            )
-        }
-    };
+                    .context("cannot open the PostgreSQL workflow store")?,
+            ),
+            None => {
+                let dir = config.workflow_dir();
+                Arc::new(SqliteStore::open(&dir).await.with_context(|| {
+                    format!("cannot open the workflow store in {}", dir.display())
+                })?)
+            }
+        };
     Ok(Workflow::new(store))
 }
 
