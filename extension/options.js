@@ -117,3 +117,5 @@ document.getElementById('origin').textContent = location.origin;
 
 const saved = await loadSettings();
 for (const field of FIELDS) form.elements[field].value = saved[field];
+// The saved settings are in the form: typing from now on is not overwritten.
+document.body.dataset.ready = 'true';

@@ -93,6 +93,8 @@ async function deadPort() {
 async function openOptions(context, id) {
   const page = await context.newPage();
   await page.goto(`chrome-extension://${id}/options.html`);
+  // The page fills the form from storage once loaded; filling it before then would be undone.
+  await page.locator('body[data-ready="true"]').waitFor({ state: 'attached' });
   return page;
 }
 
