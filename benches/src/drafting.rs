@@ -190,6 +190,8 @@ async fn run(
             median(
                 sets.iter()
                     .flat_map(|s| generated(s).into_iter().map(|g| g.prefill_tokens_per_s))
+                    // Candidates that reused the prompt processed none of it.
+                    .filter(|&rate| rate > 0.0)
                     .collect()
             )
         ),

@@ -49,8 +49,13 @@ pub struct GenerationStats {
 }
 
 impl GenerationStats {
+    /// Prompt tokens processed per second; 0 when the whole prompt was reused.
     pub fn prefill_tokens_per_s(&self) -> f64 {
-        per_second(self.prompt_tokens, self.prefill)
+        let processed = self.prompt_tokens.saturating_sub(self.reused_prompt_tokens);
+        if processed == 0 {
+            return 0.0;
+        }
+        per_second(processed, self.prefill)
     }
     pub fn decode_tokens_per_s(&self) -> f64 {
         per_second(self.generated_tokens, self.decode)
