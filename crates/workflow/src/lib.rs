@@ -37,7 +37,10 @@ pub use outbox::{OutboxEntry, OutboxStatus, RetryPolicy};
 pub use policy::{BrandPolicy, ConnectorKind};
 pub use sql::{PostgresStore, SqlStore, SqliteStore};
 pub use state::{Event, MessageState, Status, TransitionError, transition};
-pub use store::{Change, FinalReply, MessageFilter, MessageRecord, Review, Verdict, WorkflowStore};
+pub use store::{
+    Change, FinalReply, MessageFilter, MessageRecord, QueueOrder, QueuePosition, Review, Verdict,
+    WorkflowStore,
+};
 pub use token::{ApiToken, BrandScope, IssuedToken, Role};
 pub use webhook::{WebhookConfig, WebhookConnector};
 pub use workflow::{DEFAULT_DRAFTING_LEASE, ReplyChoice, Workflow};

@@ -3,6 +3,8 @@
 //! message's version, so a change computed from a stale read is refused and nothing of it is
 //! written.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,7 +17,7 @@ use crate::error::Result;
 use crate::outbox::{Claim, NewOutboxEntry, OutboxEntry};
 use crate::policy::BrandPolicy;
 use crate::state::{MessageState, Status};
-use crate::token::ApiToken;
+use crate::token::{ApiToken, BrandScope};
 
 /// A message with where it stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,13 +32,45 @@ pub struct MessageRecord {
     pub drafting: Option<DraftingLease>,
 }
 
-/// Which messages to list, oldest first.
+impl MessageRecord {
+    /// Where the message stands in a listing, to resume the listing after it.
+    pub fn position(&self) -> QueuePosition {
+        QueuePosition {
+            received_at: self.received_at,
+            id: self.inbound.id.clone(),
+        }
+    }
+}
+
+/// Which messages to list, in `order` of `received_at` and then id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageFilter {
     pub brand: Option<String>,
     pub status: Option<Status>,
     pub channel: Option<String>,
+    /// Only messages received at or after this time.
+    pub received_since: Option<DateTime<Utc>>,
+    /// Only messages that come after this one in `order`: the next page of a listing.
+    pub after: Option<QueuePosition>,
+    pub order: QueueOrder,
     pub limit: Option<u32>,
+}
+
+/// The direction of a message listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum QueueOrder {
+    /// The review queue's order.
+    #[default]
+    OldestFirst,
+    /// Recent activity first, so a `limit` keeps the newest messages.
+    NewestFirst,
+}
+
+/// A message's place in a listing (see [`MessageRecord::position`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuePosition {
+    pub received_at: DateTime<Utc>,
+    pub id: String,
 }
 
 /// A human's verdict on a message, kept apart from the audit log so the review history of a
@@ -188,10 +222,17 @@ pub trait WorkflowStore: Send + Sync {
     /// The newest draft set of a message.
     async fn draft_set(&self, message_id: &str) -> Result<Option<DraftSet>>;
 
+    /// The newest draft set of each of `message_ids` that has one, by message id: a page of
+    /// a listing in one round trip instead of one per message. Unknown ids are left out.
+    async fn latest_draft_sets(&self, message_ids: &[String]) -> Result<HashMap<String, DraftSet>>;
+
     async fn reviews(&self, message_id: &str) -> Result<Vec<Review>>;
 
     /// A message's audit entries, oldest first.
     async fn audit_log(&self, message_id: &str) -> Result<Vec<AuditEntry>>;
+
+    /// The newest `limit` audit entries of the messages of `brands`, newest first.
+    async fn recent_audit(&self, brands: &BrandScope, limit: u32) -> Result<Vec<AuditEntry>>;
 
     /// The stored policy, or the default one.
     async fn policy(&self, brand: &str) -> Result<BrandPolicy>;

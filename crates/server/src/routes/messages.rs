@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 use tact_core::InboundMessage;
-use tact_workflow::{BrandScope, MessageFilter, MessageRecord, Status};
+use tact_workflow::{BrandScope, MessageFilter, MessageRecord, Status, Workflow};
 use utoipa::IntoParams;
 
-use crate::api::{self, MessageDetail, MessageList};
+use crate::api::{self, MessageDetail, MessageList, TriageView};
 use crate::convert;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Agent, ApiJson, Caller, RoleGate};
@@ -18,6 +18,10 @@ use crate::state::AppState;
 /// Most messages one listing returns.
 const MAX_LIMIT: u32 = 1000;
 const DEFAULT_LIMIT: u32 = 100;
+/// Messages read per round trip when the listing filters after reading (by triage, or by the
+/// brands a token covers): the queue is read page by page until enough match or it ends, so
+/// memory stays bounded however long the queue is.
+const FILTER_PAGE: u32 = 500;
 
 /// Submit inbound messages for drafting.
 #[utoipa::path(post, path = "/api/v1/messages", tag = "messages",
@@ -205,43 +209,57 @@ pub async fn list(
     let post_filtered = query.urgency.is_some()
         || query.sentiment.is_some()
         || (query.brand.is_none() && !matches!(caller.token.brands, BrandScope::All));
-    let records = state
-        .workflow()
-        .queue(&MessageFilter {
-            brand: query.brand.clone(),
-            status,
-            channel: query.channel.clone(),
-            limit: (!post_filtered).then_some(limit),
-        })
-        .await?;
-    let mut messages = Vec::new();
-    for record in records {
-        if messages.len() >= limit as usize {
-            break;
-        }
-        if !caller.token.brands.allows(&record.inbound.brand) {
-            continue;
-        }
-        let drafts = state
-            .workflow()
-            .store()
-            .draft_set(&record.inbound.id)
-            .await?;
-        let triage = convert::stored_triage(drafts.as_ref());
-        let matches = |want: &Option<String>, have: Option<&str>| {
-            want.as_deref().is_none_or(|w| have == Some(w))
-        };
-        if !matches(&query.urgency, triage.as_ref().map(|t| t.urgency.as_str()))
-            || !matches(
-                &query.sentiment,
-                triage.as_ref().map(|t| t.sentiment.as_str()),
-            )
-        {
-            continue;
-        }
-        messages.push(api::summary(&record, triage));
-    }
+    let filter = MessageFilter {
+        brand: query.brand.clone(),
+        status,
+        channel: query.channel.clone(),
+        ..MessageFilter::default()
+    };
+    let page = if post_filtered { FILTER_PAGE } else { limit };
+    let matches =
+        |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| have == Some(w));
+    let keep = |record: &MessageRecord, triage: Option<&TriageView>| {
+        caller.token.brands.allows(&record.inbound.brand)
+            && matches(&query.urgency, triage.map(|t| t.urgency.as_str()))
+            && matches(&query.sentiment, triage.map(|t| t.sentiment.as_str()))
+    };
+    let messages = queue_with_triage(state.workflow(), filter, page, limit, keep)
+        .await?
+        .into_iter()
+        .map(|(record, triage)| api::summary(&record, triage))
+        .collect();
     Ok(Json(MessageList { messages }))
+}
+
+/// The first `limit` messages of `filter` that `keep` accepts, with their triage. The queue is
+/// read `page` messages at a time, each page's triage in one query, until `limit` are kept or
+/// the queue ends.
+async fn queue_with_triage(
+    workflow: &Workflow,
+    mut filter: MessageFilter,
+    page: u32,
+    limit: u32,
+    keep: impl Fn(&MessageRecord, Option<&TriageView>) -> bool,
+) -> Result<Vec<(MessageRecord, Option<TriageView>)>, tact_workflow::Error> {
+    let limit = limit as usize;
+    filter.limit = Some(page);
+    let mut kept = Vec::new();
+    loop {
+        let records = workflow.queue(&filter).await?;
+        let queue_ended = records.len() < page as usize;
+        filter.after = records.last().map(MessageRecord::position);
+        let ids: Vec<String> = records.iter().map(|r| r.inbound.id.clone()).collect();
+        let drafts = workflow.store().latest_draft_sets(&ids).await?;
+        for record in records {
+            let triage = convert::stored_triage(drafts.get(&record.inbound.id));
+            if kept.len() < limit && keep(&record, triage.as_ref()) {
+                kept.push((record, triage));
+            }
+        }
+        if kept.len() >= limit || queue_ended {
+            return Ok(kept);
+        }
+    }
 }
 
 /// A message with its candidates, citations, violations, triage, reviews and delivery.
@@ -310,6 +328,84 @@ mod tests {
         assert_eq!(parse_submission(message("a")).unwrap().len(), 1);
         let batch = json!({"messages": [message("a"), message("b")]});
         assert_eq!(parse_submission(batch).unwrap().len(), 2);
+    }
+
+    /// A message drafted with the triage `urgency`, or left undrafted for `None`.
+    async fn stored(workflow: &Workflow, id: &str, brand: &str, urgency: Option<&str>) {
+        let mut inbound = InboundMessage::from_json(message(id)).unwrap();
+        inbound.brand = brand.into();
+        let m = workflow.submit(&inbound, "inbound:test").await.unwrap();
+        let Some(urgency) = urgency else { return };
+        let m = workflow
+            .start_drafting(id, m.version, "drafter")
+            .await
+            .unwrap();
+        let drafts = tact_workflow::DraftSet {
+            candidates: vec![tact_workflow::Candidate {
+                text: "Sorry to hear that.".into(),
+                ..tact_workflow::Candidate::default()
+            }],
+            triage: json!({"sentiment": "negative", "intent": "complaint", "urgency": urgency,
+                           "language": "en", "toxic": false, "escalation": []}),
+        };
+        workflow
+            .drafts_ready(id, m.version, "drafter", drafts)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn filtered_listings_read_page_after_page_until_enough_match() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = tact_workflow::SqliteStore::open(dir.path()).await.unwrap();
+        let workflow = Workflow::new(std::sync::Arc::new(store));
+        for (id, brand, urgency) in [
+            ("m-1", "northwind", Some("low")),
+            ("m-2", "northwind", None),
+            ("m-3", "globex", Some("high")),
+            ("m-4", "northwind", Some("low")),
+            ("m-5", "northwind", Some("high")),
+            ("m-6", "northwind", Some("low")),
+            ("m-7", "northwind", Some("high")),
+        ] {
+            stored(&workflow, id, brand, urgency).await;
+        }
+        let urgent = |r: &MessageRecord, t: Option<&TriageView>| {
+            r.inbound.brand == "northwind" && t.is_some_and(|t| t.urgency == "high")
+        };
+        let listed = |page, limit| {
+            let workflow = &workflow;
+            async move {
+                queue_with_triage(workflow, MessageFilter::default(), page, limit, urgent)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|(r, t)| (r.inbound.id, t.map(|t| t.urgency)))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let high = |id: &str| (id.to_owned(), Some("high".to_owned()));
+        // The first two pages hold no match; the third and the fourth do.
+        assert_eq!(listed(2, 1).await, [high("m-5")]);
+        assert_eq!(listed(2, 10).await, [high("m-5"), high("m-7")]);
+        assert_eq!(listed(3, 2).await, [high("m-5"), high("m-7")]);
+        // Unfiltered, one page of `limit` with each message's triage (none when undrafted).
+        let all = queue_with_triage(&workflow, MessageFilter::default(), 3, 3, |_, _| true)
+            .await
+            .unwrap();
+        let triage: Vec<_> = all
+            .iter()
+            .map(|(r, t)| {
+                (
+                    r.inbound.id.as_str(),
+                    t.as_ref().map(|t| t.urgency.as_str()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            triage,
+            [("m-1", Some("low")), ("m-2", None), ("m-3", Some("high"))]
+        );
     }
 
     #[test]

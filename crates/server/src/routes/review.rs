@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
-use tact_workflow::{AuditAction, MessageFilter, MessageState, ReplyChoice, Status};
+use tact_workflow::{AuditAction, BrandScope, MessageState, ReplyChoice, Status};
 use utoipa::IntoParams;
 
 use crate::api::{
@@ -227,31 +227,18 @@ pub async fn audit(
     if let Some(brand) = &query.brand {
         caller.require_brand(brand)?;
     }
-    let records = state
+    let brands = match &query.brand {
+        Some(brand) => BrandScope::Only(vec![brand.clone()]),
+        None => caller.token.brands.clone(),
+    };
+    let entries = state
         .workflow()
-        .queue(&MessageFilter {
-            brand: query.brand.clone(),
-            ..MessageFilter::default()
-        })
+        .store()
+        .recent_audit(&brands, limit)
         .await?;
-    // Newest changes first: only the most recently updated messages can hold the newest entries.
-    let mut records: Vec<_> = records
-        .into_iter()
-        .filter(|r| caller.token.brands.allows(&r.inbound.brand))
-        .collect();
-    records.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
-    let mut entries: Vec<AuditEntryView> = Vec::new();
-    for record in records.iter().take(limit as usize) {
-        let log = state
-            .workflow()
-            .store()
-            .audit_log(&record.inbound.id)
-            .await?;
-        entries.extend(log.into_iter().map(AuditEntryView::from));
-    }
-    entries.sort_by(|a, b| b.seq.cmp(&a.seq));
-    entries.truncate(limit as usize);
-    Ok(Json(AuditList { entries }))
+    Ok(Json(AuditList {
+        entries: entries.into_iter().map(AuditEntryView::from).collect(),
+    }))
 }
 
 fn non_empty_reason(reason: &str) -> ApiResult<()> {

@@ -87,6 +87,11 @@ impl Dialect for Sqlite {
             "drafting queue",
             include_str!("../../migrations/sqlite/0002_drafting_queue.sql"),
         ),
+        (
+            3,
+            "recent listings",
+            include_str!("../../migrations/sqlite/0003_recent_listings.sql"),
+        ),
     ];
     // Take the write lock up front: a deferred transaction that reads before it writes can
     // fail with SQLITE_BUSY instead of waiting for the other writer.
@@ -112,6 +117,11 @@ impl Dialect for Postgres {
             2,
             "drafting queue",
             include_str!("../../migrations/postgres/0002_drafting_queue.sql"),
+        ),
+        (
+            3,
+            "recent listings",
+            include_str!("../../migrations/postgres/0003_recent_listings.sql"),
         ),
     ];
     const BEGIN_WRITE: &'static str = "BEGIN";

@@ -23,8 +23,10 @@ macro_rules! token_columns {
 }
 
 mod dialect;
+mod params;
 mod rows;
 
+use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::path::Path;
 
@@ -43,9 +45,11 @@ use crate::outbox::{Claim, OutboxEntry, OutboxStatus};
 use crate::policy::{BrandPolicy, ConnectorKind};
 use crate::state::{MessageState, Status};
 use crate::store::{
-    Change, DeliveryUpdate, FinalReply, MessageFilter, MessageRecord, Review, WorkflowStore,
+    Change, DeliveryUpdate, FinalReply, MessageFilter, MessageRecord, QueueOrder, Review,
+    WorkflowStore,
 };
-use crate::token::ApiToken;
+use crate::token::{ApiToken, BrandScope};
+use params::{Param, Params, where_all};
 use rows::{millis, to_json};
 
 /// The workflow store on a SQL database of dialect `D`.
@@ -108,6 +112,13 @@ impl<D: Dialect> SqlStore<D> {
 
 const MESSAGE_COLUMNS: &str = "inbound, state, version, received_at, updated_at, drafting_by, \
      drafting_until, drafting_attempts";
+
+const AUDIT_COLUMNS: &str = "seq, message_id, brand, actor, action, from_status, to_status, at, \
+     draft_text, final_text, diff, note";
+
+/// Most message ids bound in one statement: a listing page of up to 1000 messages takes one
+/// round trip, and SQLite's and PostgreSQL's limits on parameters stay far away.
+const IDS_PER_STATEMENT: usize = 1000;
 
 async fn insert_audit(
     tx: &mut sqlx::AnyConnection,
@@ -183,19 +194,44 @@ impl<D: Dialect> WorkflowStore for SqlStore<D> {
     }
 
     async fn messages(&self, filter: &MessageFilter) -> Result<Vec<MessageRecord>> {
-        // Absent filters bind NULL and match everything, so one statement serves every filter.
+        // Only the conditions the filter sets are written, so the planner sees plain range
+        // conditions it can answer from the (brand, received_at, id) and status indexes.
+        let (direction, beyond) = match filter.order {
+            QueueOrder::OldestFirst => ("ASC", ">"),
+            QueueOrder::NewestFirst => ("DESC", "<"),
+        };
+        let mut params = Params::default();
+        let mut conditions = Vec::new();
+        if let Some(brand) = &filter.brand {
+            conditions.push(format!(
+                "brand = {}",
+                params.push(Param::Text(brand.clone()))
+            ));
+        }
+        if let Some(status) = filter.status {
+            let status = Param::Text(status.as_str().to_owned());
+            conditions.push(format!("status = {}", params.push(status)));
+        }
+        if let Some(channel) = &filter.channel {
+            let channel = Param::Text(channel.clone());
+            conditions.push(format!("channel = {}", params.push(channel)));
+        }
+        if let Some(since) = filter.received_since {
+            let since = Param::Int(millis(since));
+            conditions.push(format!("received_at >= {}", params.push(since)));
+        }
+        if let Some(after) = &filter.after {
+            let at = params.push(Param::Int(millis(after.received_at)));
+            let id = params.push(Param::Text(after.id.clone()));
+            conditions.push(format!("(received_at, id) {beyond} ({at}, {id})"));
+        }
+        let limit = params.push(Param::Int(filter.limit.map_or(i64::MAX, i64::from)));
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages \
-             WHERE ($1 IS NULL OR brand = $1) AND ($2 IS NULL OR status = $2) \
-             AND ($3 IS NULL OR channel = $3) ORDER BY received_at, id LIMIT $4"
+            "SELECT {MESSAGE_COLUMNS} FROM messages{} \
+             ORDER BY received_at {direction}, id {direction} LIMIT {limit}",
+            where_all(&conditions)
         );
-        let rows = sqlx::query(&sql)
-            .bind(filter.brand.as_deref())
-            .bind(filter.status.map(|s| s.as_str()))
-            .bind(filter.channel.as_deref())
-            .bind(filter.limit.map_or(i64::MAX, i64::from))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = params.bind(sqlx::query(&sql)).fetch_all(&self.pool).await?;
         rows.iter().map(rows::message).collect()
     }
 
@@ -458,6 +494,25 @@ impl<D: Dialect> WorkflowStore for SqlStore<D> {
             .transpose()
     }
 
+    async fn latest_draft_sets(&self, message_ids: &[String]) -> Result<HashMap<String, DraftSet>> {
+        let mut sets = HashMap::with_capacity(message_ids.len());
+        for chunk in message_ids.chunks(IDS_PER_STATEMENT) {
+            let mut params = Params::default();
+            let ids = params.list(chunk.iter().map(|id| Param::Text(id.clone())));
+            let sql = format!(
+                "SELECT message_id, drafts FROM draft_sets WHERE id IN \
+                 (SELECT MAX(id) FROM draft_sets WHERE message_id IN ({ids}) \
+                 GROUP BY message_id)"
+            );
+            let rows = params.bind(sqlx::query(&sql)).fetch_all(&self.pool).await?;
+            for row in &rows {
+                let id: String = row.try_get("message_id")?;
+                sets.insert(id, rows::json(row, "drafts", "draft set")?);
+            }
+        }
+        Ok(sets)
+    }
+
     async fn reviews(&self, message_id: &str) -> Result<Vec<Review>> {
         let rows = sqlx::query(
             "SELECT reviewer, verdict, message_version, text, reason, at FROM reviews \
@@ -470,13 +525,32 @@ impl<D: Dialect> WorkflowStore for SqlStore<D> {
     }
 
     async fn audit_log(&self, message_id: &str) -> Result<Vec<AuditEntry>> {
-        let rows = sqlx::query(
-            "SELECT seq, message_id, brand, actor, action, from_status, to_status, at, \
-             draft_text, final_text, diff, note FROM audit_log WHERE message_id = $1 ORDER BY seq",
-        )
-        .bind(message_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let sql =
+            format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE message_id = $1 ORDER BY seq");
+        let rows = sqlx::query(&sql)
+            .bind(message_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rows::audit).collect()
+    }
+
+    async fn recent_audit(&self, brands: &BrandScope, limit: u32) -> Result<Vec<AuditEntry>> {
+        let mut params = Params::default();
+        let mut conditions = Vec::new();
+        match brands {
+            BrandScope::All => {}
+            BrandScope::Only(brands) if brands.is_empty() => return Ok(Vec::new()),
+            BrandScope::Only(brands) => {
+                let brands = params.list(brands.iter().map(|b| Param::Text(b.clone())));
+                conditions.push(format!("brand IN ({brands})"));
+            }
+        }
+        let limit = params.push(Param::Int(i64::from(limit)));
+        let sql = format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_log{} ORDER BY seq DESC LIMIT {limit}",
+            where_all(&conditions)
+        );
+        let rows = params.bind(sqlx::query(&sql)).fetch_all(&self.pool).await?;
         rows.iter().map(rows::audit).collect()
     }
 

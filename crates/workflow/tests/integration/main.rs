@@ -6,6 +6,7 @@ mod append_only;
 mod cases;
 mod delivery;
 mod drafting;
+mod listings;
 mod receiver;
 mod support;
 
@@ -56,4 +57,7 @@ store_suite!(
     drafting::the_worker_drafts_renews_and_requeues_on_shutdown,
     drafting::workers_share_the_queue_and_draft_each_job_once,
     drafting::a_job_that_keeps_killing_workers_fails,
+    listings::listings_run_either_way_from_a_time_or_after_a_message,
+    listings::the_newest_draft_sets_of_a_page_come_in_one_call,
+    listings::recent_audit_is_newest_first_within_the_brands,
 );
