@@ -191,4 +191,11 @@ pub trait VectorStore: Send + Sync {
     async fn search(&self, query: &KnowledgeQuery) -> Result<Vec<KnowledgeHit>, KnowledgeError>;
     /// Exact number of points that pass `filter`.
     async fn count(&self, filter: &KnowledgeFilter) -> Result<usize, KnowledgeError>;
+    /// Waits until the store's search indexes cover every write so far. Stores index new
+    /// points in the background (searches stay correct meanwhile, only slower), so this is
+    /// for the end of a bulk ingest, not for every write. The default does nothing: a Qdrant
+    /// server optimises on its own schedule.
+    async fn optimize(&self) -> Result<(), KnowledgeError> {
+        Ok(())
+    }
 }

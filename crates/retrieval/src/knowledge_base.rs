@@ -294,6 +294,11 @@ impl KnowledgeBase {
                 self.store.delete(&stale).await?;
             }
         }
+        if total > 0 || summary.removed > 0 {
+            // A bulk write leaves the newest points searched exactly until they are indexed;
+            // the ingest is done when the index is.
+            self.store.optimize().await?;
+        }
         tracing::info!(
             added = summary.added,
             unchanged = summary.unchanged,

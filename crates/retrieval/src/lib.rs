@@ -27,4 +27,4 @@ pub use knowledge_base::{
     IngestSummary, KnowledgeBase, PendingEntry, RetrievalMode, Search, guideline_entries, point_id,
     reply_entries,
 };
-pub use store::{ClusterConfig, ClusterStore, EmbeddedStore};
+pub use store::{ClusterConfig, ClusterStore, EmbeddedStore, IndexStatus};

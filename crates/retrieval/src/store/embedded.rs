@@ -3,10 +3,20 @@
 //! qdrant-edge is synchronous, so every trait method runs it on tokio's blocking pool. A shard
 //! directory can be opened by one process only; a lock file taken before opening turns a
 //! second opener into [`KnowledgeError::StoreInUse`] instead of a WAL error.
+//!
+//! Indexing. qdrant-edge builds HNSW only in `optimize()`, and only for segments past the
+//! indexing threshold (smaller ones are searched exactly). Optimising after every write made a
+//! bulk ingest quadratic: each pass merged the growing segments and rebuilt their graph. So,
+//! as a Qdrant server does, an indexer thread optimises in the background: writes only mark the
+//! store as needing it, and a pass covers every write made before it started. Searches stay
+//! correct while it runs (the optimiser works on proxy segments), only slower.
+//! [`VectorStore::optimize`] waits for a pass of its own; closing the store waits for a running
+//! pass and skips a pending one (the next open schedules it).
 
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use qdrant_edge::{
@@ -35,11 +45,130 @@ pub struct EmbeddedStore {
 }
 
 struct Inner {
-    shard: EdgeShard,
+    shard: Arc<EdgeShard>,
     dimension: usize,
     dir: PathBuf,
-    // Held for the store's lifetime: the lock is released when the file is closed.
+    indexer: Indexer,
+    // Held for the store's lifetime: the lock is released when the file is closed, after
+    // the indexer has stopped (fields drop after `Drop::drop`).
     _lock: File,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.indexer.stop();
+    }
+}
+
+/// What [`EmbeddedStore::index_status`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexStatus {
+    pub points: usize,
+    /// Vectors, dense and keyword, held in a built index.
+    pub indexed_vectors: usize,
+    pub segments: usize,
+}
+
+/// The background indexer: one thread that runs `optimize()` whenever writes asked for it.
+struct Indexer {
+    state: Arc<IndexerState>,
+    thread: Option<JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct IndexerState {
+    flags: Mutex<IndexerFlags>,
+    wake: Condvar,
+    /// Held for the whole of every optimisation pass, so passes never overlap.
+    pass: Mutex<()>,
+}
+
+#[derive(Default)]
+struct IndexerFlags {
+    pending: bool,
+    stop: bool,
+}
+
+impl Indexer {
+    fn start(shard: Arc<EdgeShard>, dir: &Path) -> Result<Self, KnowledgeError> {
+        let state = Arc::new(IndexerState::default());
+        let thread = std::thread::Builder::new()
+            .name("tact-indexer".into())
+            .spawn({
+                let state = state.clone();
+                let dir = dir.display().to_string();
+                move || state.run(&shard, &dir)
+            })
+            .map_err(|e| KnowledgeError::Store(format!("cannot start the indexer thread: {e}")))?;
+        Ok(Self {
+            state,
+            thread: Some(thread),
+        })
+    }
+
+    /// Asks for a pass; returns at once.
+    fn schedule(&self) {
+        self.state.flags().pending = true;
+        self.state.wake.notify_one();
+    }
+
+    /// Runs a pass now, on this thread, after any running one.
+    fn optimize_now(&self, shard: &EdgeShard) -> Result<(), KnowledgeError> {
+        let _pass = self
+            .state
+            .pass
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        shard.optimize().map(|_| ()).map_err(store_error)
+    }
+
+    fn stop(&mut self) {
+        self.state.flags().stop = true;
+        self.state.wake.notify_one();
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the knowledge store's indexer thread panicked");
+        }
+    }
+}
+
+impl IndexerState {
+    fn flags(&self) -> std::sync::MutexGuard<'_, IndexerFlags> {
+        self.flags.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn run(&self, shard: &EdgeShard, dir: &str) {
+        loop {
+            {
+                let mut flags = self.flags();
+                while !flags.pending && !flags.stop {
+                    flags = self
+                        .wake
+                        .wait(flags)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                if flags.stop {
+                    return;
+                }
+                flags.pending = false;
+            }
+            let _pass = self.pass.lock().unwrap_or_else(PoisonError::into_inner);
+            let started = std::time::Instant::now();
+            match shard.optimize() {
+                Ok(true) => tracing::info!(
+                    store = dir,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "knowledge store indexed"
+                ),
+                Ok(false) => {}
+                // Searches stay correct on unindexed segments; the next write retries.
+                Err(e) => {
+                    tracing::warn!(store = dir, error = %e, "indexing the knowledge store failed")
+                }
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -97,11 +226,16 @@ impl EmbeddedStore {
             }
             shard
         };
+        let shard = Arc::new(shard);
+        let indexer = Indexer::start(shard.clone(), dir)?;
+        // A store written by a process that stopped before its pass ran gets it now.
+        indexer.schedule();
         Ok(Self {
             inner: Arc::new(Inner {
                 shard,
                 dimension,
                 dir: dir.to_path_buf(),
+                indexer,
                 _lock: lock,
             }),
         })
@@ -111,10 +245,15 @@ impl EmbeddedStore {
         &self.inner.dir
     }
 
-    /// Builds HNSW indexes for segments past the indexing threshold (small collections are
-    /// searched exactly). Blocking.
-    pub fn optimize(&self) -> Result<(), KnowledgeError> {
-        self.inner.shard.optimize().map(|_| ()).map_err(store_error)
+    /// Points and how many of their dense vectors are in an HNSW index (the rest are searched
+    /// exactly). Blocking, but cheap.
+    pub fn index_status(&self) -> IndexStatus {
+        let info = self.inner.shard.info();
+        IndexStatus {
+            points: info.points_count,
+            indexed_vectors: info.indexed_vectors_count,
+            segments: info.segments_count,
+        }
     }
 
     async fn blocking<T, F>(&self, work: F) -> Result<T, KnowledgeError>
@@ -158,9 +297,7 @@ impl Inner {
                 PointOperations::UpsertPoints(PointInsertOperations::PointsList(points)),
             ))
             .map_err(store_error)?;
-        // Qdrant servers optimise in the background; here it is done after each write, and is
-        // a quick no-op until a segment passes the indexing threshold.
-        self.shard.optimize().map_err(store_error)?;
+        self.indexer.schedule();
         Ok(())
     }
 
@@ -226,7 +363,10 @@ impl Inner {
                     ids: ids.iter().map(|&id| PointId::from(id)).collect(),
                 },
             ))
-            .map_err(store_error)
+            .map_err(store_error)?;
+        // Deleted points leave segments for the vacuum optimiser.
+        self.indexer.schedule();
+        Ok(())
     }
 
     fn search(&self, query: &KnowledgeQuery) -> Result<Vec<KnowledgeHit>, KnowledgeError> {
@@ -328,6 +468,11 @@ impl VectorStore for EmbeddedStore {
     async fn count(&self, filter: &KnowledgeFilter) -> Result<usize, KnowledgeError> {
         let filter = filter.clone();
         self.blocking(move |inner| inner.count(&filter)).await
+    }
+
+    async fn optimize(&self) -> Result<(), KnowledgeError> {
+        self.blocking(|inner| inner.indexer.optimize_now(&inner.shard))
+            .await
     }
 }
 

@@ -5,7 +5,7 @@ mod cluster;
 mod embedded;
 
 pub use cluster::{ClusterConfig, ClusterStore};
-pub use embedded::EmbeddedStore;
+pub use embedded::{EmbeddedStore, IndexStatus};
 
 use tact_core::{KnowledgeError, KnowledgeFilter, KnowledgeQuery};
 

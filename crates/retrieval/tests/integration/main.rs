@@ -6,5 +6,6 @@
 mod common;
 mod conformance;
 mod embeddings;
+mod indexing;
 mod ingest;
 mod recall;
