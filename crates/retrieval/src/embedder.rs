@@ -1,4 +1,5 @@
-//! all-MiniLM-L6-v2 on candle: BERT, attention-masked mean pooling, L2 normalisation.
+//! all-MiniLM-L6-v2 on candle: BERT ([`Encoder`], checked against candle-transformers'
+//! `BertModel` in the tests), attention-masked mean pooling, L2 normalisation.
 //!
 //! Texts are tokenised with the model's `tokenizer.json`, truncated at
 //! [`MAX_TOKENS`] word pieces (as sentence-transformers does for this model: everything past
@@ -10,10 +11,11 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::bert::Config;
 use tact_core::{Embedder, KnowledgeError};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
+use crate::encoder::Encoder;
 use crate::error::{Error, Result};
 
 /// Word pieces kept per text, `[CLS]` and `[SEP]` included.
@@ -24,7 +26,7 @@ pub const BATCH_SIZE: usize = 32;
 /// A sentence embedder loaded from a directory holding `model.safetensors`, `config.json` and
 /// `tokenizer.json`.
 pub struct SentenceEmbedder {
-    model: BertModel,
+    model: Encoder,
     tokenizer: Tokenizer,
     dimension: usize,
     device: Device,
@@ -70,7 +72,7 @@ impl SentenceEmbedder {
         let weights =
             VarBuilder::from_buffered_safetensors(read("model.safetensors")?, DType::F32, &device)
                 .map_err(|e| fail(format!("model.safetensors: {e}")))?;
-        let model = BertModel::load(weights, &config).map_err(|e| fail(e.to_string()))?;
+        let model = Encoder::load(weights, &config).map_err(|e| fail(e.to_string()))?;
         Ok(Self {
             model,
             tokenizer,
@@ -94,8 +96,7 @@ impl SentenceEmbedder {
         }
         let ids = Tensor::from_vec(ids, (rows, width), &self.device)?;
         let mask = Tensor::from_vec(mask, (rows, width), &self.device)?;
-        let token_types = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &token_types, Some(&mask))?;
+        let hidden = self.model.forward(&ids, &mask)?;
         // Mean over the real tokens only: padding must not pull the average.
         let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
         let summed = hidden.broadcast_mul(&mask)?.sum(1)?;

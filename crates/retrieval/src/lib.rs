@@ -10,6 +10,7 @@
 //! (dense + BM25, reciprocal rank fusion) search, always filtered by brand.
 
 mod embedder;
+mod encoder;
 mod error;
 pub mod guidelines;
 mod ingest;
