@@ -8,8 +8,11 @@
 //! indexing threshold (smaller ones are searched exactly). Optimising after every write made a
 //! bulk ingest quadratic: each pass merged the growing segments and rebuilt their graph. So,
 //! as a Qdrant server does, an indexer thread optimises in the background: writes only mark the
-//! store as needing it, and a pass covers every write made before it started. Searches stay
-//! correct while it runs (the optimiser works on proxy segments), only slower.
+//! store as needing it, and a pass covers every write made before it started. A pass waits for
+//! [`QUIET`] without writes (at most [`MAX_DELAY`] after the first unindexed write), so a bulk
+//! ingest is not slowed by graph builds of segments it is still filling (Qdrant's advice for
+//! bulk uploads is the same: index after). Searches stay correct meanwhile (unindexed segments
+//! are searched exactly, and the optimiser works on proxy segments), only slower.
 //! [`VectorStore::optimize`] waits for a pass of its own; closing the store waits for a running
 //! pass and skips a pending one (the next open schedules it).
 
@@ -17,6 +20,7 @@ use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use qdrant_edge::{
@@ -37,6 +41,10 @@ use super::{DENSE, INDEXED_FIELDS, KEYWORDS, RRF_K, check_query, prefetch_limit}
 const SHARD_DIR: &str = "shard";
 const LOCK_FILE: &str = "tact.lock";
 const SCROLL_PAGE: usize = 1024;
+/// Time without writes after which the indexer runs a pass.
+const QUIET: Duration = Duration::from_secs(2);
+/// Longest an unindexed write waits for a pass while writes keep coming.
+const MAX_DELAY: Duration = Duration::from_secs(120);
 
 /// A knowledge store in a local directory.
 #[derive(Clone)]
@@ -85,8 +93,21 @@ struct IndexerState {
 
 #[derive(Default)]
 struct IndexerFlags {
-    pending: bool,
+    /// When the oldest write not covered by a pass was made.
+    pending_since: Option<Instant>,
+    last_write: Option<Instant>,
     stop: bool,
+}
+
+impl IndexerFlags {
+    /// How long the indexer should still wait before a pass; `None` when nothing is pending.
+    fn wait(&self, now: Instant) -> Option<Duration> {
+        let since = self.pending_since?;
+        let last = self.last_write.unwrap_or(since);
+        let quiet = (last + QUIET).saturating_duration_since(now);
+        let deadline = (since + MAX_DELAY).saturating_duration_since(now);
+        Some(quiet.min(deadline))
+    }
 }
 
 impl Indexer {
@@ -108,7 +129,11 @@ impl Indexer {
 
     /// Asks for a pass; returns at once.
     fn schedule(&self) {
-        self.state.flags().pending = true;
+        let now = Instant::now();
+        let mut flags = self.state.flags();
+        flags.pending_since.get_or_insert(now);
+        flags.last_write = Some(now);
+        drop(flags);
         self.state.wake.notify_one();
     }
 
@@ -119,6 +144,7 @@ impl Indexer {
             .pass
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        self.state.flags().pending_since = None;
         shard.optimize().map(|_| ()).map_err(store_error)
     }
 
@@ -142,19 +168,29 @@ impl IndexerState {
         loop {
             {
                 let mut flags = self.flags();
-                while !flags.pending && !flags.stop {
-                    flags = self
-                        .wake
-                        .wait(flags)
-                        .unwrap_or_else(PoisonError::into_inner);
+                loop {
+                    if flags.stop {
+                        return;
+                    }
+                    flags = match flags.wait(Instant::now()) {
+                        Some(wait) if wait.is_zero() => break,
+                        Some(wait) => {
+                            self.wake
+                                .wait_timeout(flags, wait)
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .0
+                        }
+                        None => self
+                            .wake
+                            .wait(flags)
+                            .unwrap_or_else(PoisonError::into_inner),
+                    };
                 }
-                if flags.stop {
-                    return;
-                }
-                flags.pending = false;
             }
             let _pass = self.pass.lock().unwrap_or_else(PoisonError::into_inner);
-            let started = std::time::Instant::now();
+            // Cleared once the pass is ours: writes from here on need another pass.
+            self.flags().pending_since = None;
+            let started = Instant::now();
             match shard.optimize() {
                 Ok(true) => tracing::info!(
                     store = dir,
