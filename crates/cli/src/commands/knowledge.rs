@@ -80,6 +80,10 @@ pub fn ingest(config: &Config, command: IngestCommand) -> anyhow::Result<()> {
         let progress = |done: usize, total: usize| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
+            if total > 0 && done == total {
+                // The ingest ends by waiting for the store's search index (see EmbeddedStore).
+                bar.set_message("building the search index");
+            }
         };
         let summary = match command {
             IngestCommand::Guidelines { brand, paths } => {
@@ -191,7 +195,7 @@ fn progress_bar() -> ProgressBar {
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template(
-            "embedding {bar:30} {pos}/{len} entries  {per_sec}  ETA {eta}",
+            "embedding {bar:30} {pos}/{len} entries  {per_sec}  ETA {eta}  {msg}",
         )
         .expect("a valid template"),
     );
