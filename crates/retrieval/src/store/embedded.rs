@@ -281,8 +281,8 @@ impl EmbeddedStore {
         &self.inner.dir
     }
 
-    /// Points and how many of their dense vectors are in an HNSW index (the rest are searched
-    /// exactly). Blocking, but cheap.
+    /// Points, and how many of their vectors (dense and keyword) are in a built index; the
+    /// rest are searched exactly. Blocking, but cheap.
     pub fn index_status(&self) -> IndexStatus {
         let info = self.inner.shard.info();
         IndexStatus {
