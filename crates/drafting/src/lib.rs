@@ -15,11 +15,14 @@
 
 pub mod adapt;
 pub mod candidates;
+pub mod channels;
 pub mod checks;
 pub mod crisis;
 mod drafter;
 mod error;
+pub mod grounding;
 pub mod guidelines;
+pub mod language;
 pub mod links;
 pub mod postprocess;
 pub mod profile;

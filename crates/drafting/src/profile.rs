@@ -9,11 +9,15 @@ use std::path::Path;
 use regex::Regex;
 use serde::Deserialize;
 
+use crate::channels::Platform;
 use crate::error::{Error, Result};
-use crate::guidelines::Guidelines;
+use crate::guidelines::{Clause, Guidelines};
 use crate::rules::{Rule, Severity};
 
 const FILE: &str = "brand.toml";
+/// The optional fact sheet of a brand folder.
+pub const FACTS_FILE: &str = "facts.md";
+const FACTS_PREFIX: &str = "facts.md >";
 
 /// Whether a channel's replies end with the brand's sign-off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -33,6 +37,10 @@ pub struct Channel {
     pub max_chars: usize,
     pub sign_off: SignOffRule,
     pub max_emoji: usize,
+    /// How the platform counts length; default: from the channel's name (`x`, `bluesky`,
+    /// `mastodon`, `instagram`), otherwise graphemes.
+    #[serde(default)]
+    pub platform: Option<Platform>,
 }
 
 /// Where a rule comes from in the guidelines and how much breaking it matters.
@@ -88,6 +96,9 @@ pub struct BrandProfile {
     pub escalation: Vec<EscalationTopic>,
     pub commitments: Vec<Commitment>,
     pub rules: BTreeMap<Rule, RuleSetting>,
+    /// Languages the team answers in (ISO 639-3 codes such as `eng`); empty means any.
+    pub languages: Vec<String>,
+    /// Guideline clauses, including the fact sheet's when the brand has one.
     pub guidelines: Guidelines,
 }
 
@@ -117,6 +128,8 @@ struct RawProfile {
     #[serde(default)]
     commitments: Vec<RawCommitment>,
     rules: BTreeMap<Rule, RawRule>,
+    #[serde(default)]
+    languages: Vec<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -213,6 +226,16 @@ impl BrandProfile {
 
     pub fn channel(&self, name: &str) -> Option<&Channel> {
         self.channels.get(name)
+    }
+
+    /// The clauses of the brand's fact sheet ([`FACTS_FILE`], listed in `guidelines` like any
+    /// guideline document): what a reply may state as fact besides guidelines and approved
+    /// replies.
+    pub fn facts(&self) -> impl Iterator<Item = &Clause> {
+        self.guidelines
+            .clauses()
+            .iter()
+            .filter(|c| c.id.starts_with(FACTS_PREFIX))
     }
 
     /// The setting of a mapped rule. Validation guarantees every rule in [`Rule::MAPPED`] has
@@ -358,6 +381,25 @@ fn validate(raw: RawProfile, guidelines: Guidelines) -> Result<BrandProfile> {
             },
         );
     }
+    for rule in Rule::OPTIONAL {
+        if let Some(setting) = raw.rules.get(&rule) {
+            rules.insert(
+                rule,
+                RuleSetting {
+                    clause: clause(format!("rules.{rule}.clause"), &setting.clause)?,
+                    severity: setting.severity.unwrap_or(rule.default_severity()),
+                },
+            );
+        }
+    }
+    for (i, code) in raw.languages.iter().enumerate() {
+        if whatlang::Lang::from_code(code).is_none() {
+            return Err(invalid(
+                format!("languages[{i}]"),
+                format!("{code:?} is not an ISO 639-3 code such as \"eng\""),
+            ));
+        }
+    }
     if raw.rules.contains_key(&Rule::Commitment) {
         return Err(invalid(
             "rules.commitment",
@@ -389,6 +431,7 @@ fn validate(raw: RawProfile, guidelines: Guidelines) -> Result<BrandProfile> {
         escalation,
         commitments,
         rules,
+        languages: raw.languages,
         guidelines,
     })
 }

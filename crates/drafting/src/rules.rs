@@ -32,6 +32,14 @@ pub enum Rule {
     SpeaksAsCustomer,
     UnapprovedLink,
     UnapprovedSignature,
+    /// A fact, link, number or promise that no source of the draft states.
+    UnsupportedClaim,
+    /// A reply in another language than the customer's message.
+    WrongLanguage,
+    /// The model declined to help ("I'm sorry, but I can't assist with that").
+    Refusal,
+    /// Thanks or pleasure in reply to a complaint, or an apology for praise.
+    MisreadSentiment,
 }
 
 impl Rule {
@@ -54,6 +62,15 @@ impl Rule {
         Rule::UnapprovedSignature,
     ];
 
+    /// Rules a profile may map in `[rules]`; unmapped, they cite no clause and use their
+    /// default severity.
+    pub const OPTIONAL: [Rule; 4] = [
+        Rule::UnsupportedClaim,
+        Rule::WrongLanguage,
+        Rule::Refusal,
+        Rule::MisreadSentiment,
+    ];
+
     /// The key of this rule in `brand.toml` and in JSON output.
     pub fn key(self) -> &'static str {
         match self {
@@ -73,6 +90,10 @@ impl Rule {
             Rule::SpeaksAsCustomer => "speaks_as_customer",
             Rule::UnapprovedLink => "unapproved_link",
             Rule::UnapprovedSignature => "unapproved_signature",
+            Rule::UnsupportedClaim => "unsupported_claim",
+            Rule::WrongLanguage => "wrong_language",
+            Rule::Refusal => "refusal",
+            Rule::MisreadSentiment => "misread_sentiment",
         }
     }
 
@@ -90,13 +111,17 @@ impl Rule {
             | Rule::EchoesCustomer
             | Rule::SpeaksAsCustomer
             | Rule::UnapprovedLink
-            | Rule::UnapprovedSignature => Severity::Block,
+            | Rule::UnapprovedSignature
+            | Rule::WrongLanguage
+            | Rule::Refusal => Severity::Block,
             Rule::NonPreferredTerm
             | Rule::SignOff
             | Rule::Emoji
             | Rule::Shouting
             | Rule::ExclamationRun
-            | Rule::Blame => Severity::Warn,
+            | Rule::Blame
+            | Rule::UnsupportedClaim
+            | Rule::MisreadSentiment => Severity::Warn,
         }
     }
 }

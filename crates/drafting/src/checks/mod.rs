@@ -3,10 +3,13 @@
 //!
 //! Each [`Violation`] names its [`Rule`], the guideline clause the brand profile maps that rule
 //! to, and a severity. Checks are grouped by what they protect: the brand's style
-//! ([`style`]), people and promises ([`safety`]), and the failure modes measured on the small
-//! model ([`degeneration`]).
+//! ([`style`]), people and promises ([`safety`]), the failure modes measured on the small
+//! model ([`degeneration`]), and replies that miss the message: another language, a refusal,
+//! a misread of praise or complaint ([`fidelity`]). Claims no source supports are checked by
+//! [`crate::grounding`], which needs the draft's sources and an embedder.
 
 mod degeneration;
+mod fidelity;
 mod safety;
 mod style;
 
@@ -123,7 +126,7 @@ impl<'a> CheckContext<'a> {
     }
 
     /// A violation of a mapped rule, with the clause and severity from the profile.
-    fn violation(&self, rule: Rule, message: String, excerpt: &str) -> Violation {
+    pub(crate) fn violation(&self, rule: Rule, message: String, excerpt: &str) -> Violation {
         let (clause, severity) = match self.profile.rule(rule) {
             Some(s) => (s.clause.clone(), s.severity),
             // Validation maps every rule but `Commitment`, which reports through its own entry.
@@ -145,6 +148,7 @@ pub fn check(text: &str, ctx: &CheckContext<'_>) -> Vec<Violation> {
     style::check(text, ctx, &mut found);
     safety::check(text, ctx, &mut found);
     degeneration::check(text, ctx, &mut found);
+    fidelity::check(text, ctx, &mut found);
     found.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
     found
 }

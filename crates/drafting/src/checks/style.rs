@@ -6,6 +6,7 @@ use regex::Regex;
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::{CheckContext, Violation};
+use crate::channels::Platform;
 use crate::profile::SignOffRule;
 use crate::rules::Rule;
 use crate::text;
@@ -50,8 +51,12 @@ fn terms(text: &str, ctx: &CheckContext<'_>, out: &mut Vec<Violation>) {
 }
 
 fn length(text: &str, ctx: &CheckContext<'_>, out: &mut Vec<Violation>) {
-    let n = text::char_count(text.trim());
-    let max = ctx.channel.max_chars;
+    let platform = ctx
+        .channel
+        .platform
+        .unwrap_or_else(|| Platform::for_channel(ctx.channel_name));
+    let n = platform.length(text.trim());
+    let max = platform.limit(ctx.channel.max_chars);
     if n > max {
         out.push(ctx.violation(
             Rule::Length,

@@ -5,6 +5,7 @@
 //! Golden files of rendered prompts live in `tests/golden/`; regenerate them with
 //! `TACT_UPDATE_GOLDEN=1 cargo test --workspace -- golden`.
 
+mod claim_support;
 mod common;
 mod golden;
 mod injection;
