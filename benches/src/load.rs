@@ -25,7 +25,7 @@ use anyhow::{Context, bail, ensure};
 use clap::Parser;
 use serde_json::{Value, json};
 use tact_core::InboundMessage;
-use tact_workflow::{BrandScope, Candidate, DraftSet, Role, SqliteStore, Workflow};
+use tact_workflow::{BrandScope, Candidate, Drafts, Role, SqliteStore, Workflow};
 
 const BRAND: &str = "northwind";
 
@@ -223,12 +223,12 @@ async fn seed(home: &Path, count: usize) -> anyhow::Result<(String, Vec<(String,
         let id = inbound.id.clone();
         let m = workflow.submit(&inbound, "bench").await?;
         let m = workflow.start_drafting(&id, m.version, "bench").await?;
-        let drafts = DraftSet {
+        let drafts = Drafts {
             candidates: vec![Candidate {
                 text: "Yes, we ship to Canada! Delivery takes 5 to 8 business days.".into(),
                 ..Candidate::default()
             }],
-            triage: Value::Null,
+            triage: None,
         };
         let m = workflow
             .drafts_ready(&id, m.version, "bench", drafts)

@@ -340,7 +340,7 @@ fn the_same_cases_with_the_same_seed_give_the_same_report() {
 #[test]
 fn import_edits_turns_an_edited_approval_into_a_case() {
     use std::sync::Arc;
-    use tact_workflow::{Candidate, DraftSet, ReplyChoice, SqliteStore, Workflow};
+    use tact_workflow::{Candidate, Drafts, ReplyChoice, SqliteStore, Workflow};
 
     let home = tempfile::tempdir().unwrap();
     let out = tact(
@@ -365,12 +365,12 @@ fn import_edits_turns_an_edited_approval_into_a_case() {
             .start_drafting("m-7", m.version, "drafter")
             .await
             .unwrap();
-        let drafts = DraftSet {
+        let drafts = Drafts {
             candidates: vec![Candidate {
                 text: "Your order is late.".into(),
                 ..Candidate::default()
             }],
-            triage: serde_json::json!({}),
+            triage: None,
         };
         let m = wf
             .drafts_ready("m-7", m.version, "drafter", drafts)

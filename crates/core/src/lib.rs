@@ -4,7 +4,9 @@
 //! boundaries: chat turns and sampling settings ([`chat`]), the generation seam that drafting
 //! code calls without knowing which engine runs the model ([`generate`]), the inbound
 //! message that every part of tact reads ([`message`]), and the knowledge seams: embedding,
-//! vector stores and the retrieval drafting calls ([`knowledge`], [`retriever`]).
+//! vector stores and the retrieval drafting calls ([`knowledge`], [`retriever`]); and the
+//! review vocabulary that drafting produces, the workflow stores and the service serves
+//! ([`review`]: violations, candidates, citations, triage labels).
 
 pub mod chat;
 pub mod generate;
@@ -12,6 +14,7 @@ pub mod guidelines;
 pub mod knowledge;
 pub mod message;
 pub mod retriever;
+pub mod review;
 
 pub use chat::{ChatMessage, Role, SamplingParams};
 pub use generate::{

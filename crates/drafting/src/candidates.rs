@@ -16,142 +16,20 @@
 //! text, so free generation must earn its place above an approved reply).
 
 use std::cmp::Ordering;
-use std::time::Duration;
 
-use serde::{Serialize, Serializer};
-use tact_core::FinishReason;
+pub use tact_core::review::{
+    CHECKS_WEIGHT, CLOSENESS_WEIGHT, Citation, Citations, GenerationInfo, Origin, RELEVANCE_WEIGHT,
+    Score,
+};
 
-use crate::checks::{Violation, blocks};
-use crate::postprocess::Change;
-use crate::rules::Severity;
+use crate::rules::Rule;
 
-pub const CHECKS_WEIGHT: f32 = 0.5;
-pub const RELEVANCE_WEIGHT: f32 = 0.25;
-pub const CLOSENESS_WEIGHT: f32 = 0.25;
 /// Citations of each kind a candidate carries.
 pub const CITATIONS_PER_KIND: usize = 2;
 
-/// Where a candidate came from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Origin {
-    /// Written by the model for this message.
-    Generated { seed: u64, temperature: f64 },
-    /// The closest approved past reply, lightly adapted to this message.
-    AdaptedPastReply {
-        reply_id: String,
-        /// What was changed, for the reviewer (`greeting: "Hi Ken," → "Hi Sam,"`).
-        adaptations: Vec<String>,
-    },
-}
-
-impl Origin {
-    pub fn label(&self) -> String {
-        match self {
-            Origin::Generated { seed, temperature } => {
-                format!("generated (seed {seed}, temperature {temperature:.2})")
-            }
-            Origin::AdaptedPastReply { reply_id, .. } => {
-                format!("adapted past reply {reply_id}")
-            }
-        }
-    }
-
-    fn is_adapted(&self) -> bool {
-        matches!(self, Origin::AdaptedPastReply { .. })
-    }
-}
-
-/// Evidence from the prompt that a candidate resembles, most similar first.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Citation {
-    /// A guideline clause id or a past reply id.
-    pub id: String,
-    /// Cosine similarity of the candidate to the clause text or the approved reply.
-    pub similarity: f32,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Citations {
-    pub clauses: Vec<Citation>,
-    pub replies: Vec<Citation>,
-}
-
-/// A candidate's score and its parts (see the module documentation).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Score {
-    pub checks: f32,
-    pub relevance: f32,
-    pub closeness: f32,
-    pub total: f32,
-}
-
-impl Score {
-    pub fn new(violations: &[Violation], relevance: f32, closeness: f32) -> Self {
-        let checks = checks_part(violations);
-        let relevance = relevance.clamp(0.0, 1.0);
-        let closeness = closeness.clamp(0.0, 1.0);
-        Self {
-            checks,
-            relevance,
-            closeness,
-            total: CHECKS_WEIGHT * checks
-                + RELEVANCE_WEIGHT * relevance
-                + CLOSENESS_WEIGHT * closeness,
-        }
-    }
-}
-
-fn checks_part(violations: &[Violation]) -> f32 {
-    if blocks(violations) {
-        return 0.0;
-    }
-    let warnings = violations
-        .iter()
-        .filter(|v| v.severity == Severity::Warn)
-        .count();
-    (1.0 - 0.1 * warnings as f32).max(0.5)
-}
-
-/// How a generated candidate was produced.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct GenerationInfo {
-    pub finish: FinishReason,
-    pub prompt_tokens: usize,
-    pub generated_tokens: usize,
-    #[serde(rename = "time_to_first_token_ms", serialize_with = "millis_opt")]
-    pub time_to_first_token: Option<Duration>,
-    #[serde(rename = "total_ms", serialize_with = "millis")]
-    pub total: Duration,
-    pub prefill_tokens_per_s: f64,
-    pub decode_tokens_per_s: f64,
-    /// The model's text before post-processing.
-    pub raw: String,
-}
-
-/// One suggested reply.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Candidate {
-    /// 1 is the best.
-    pub rank: usize,
-    pub origin: Origin,
-    /// The text after post-processing (or adaptation).
-    pub text: String,
-    /// What post-processing changed.
-    pub changes: Vec<Change>,
-    /// Guideline violations, block first.
-    pub violations: Vec<Violation>,
-    pub citations: Citations,
-    pub score: Score,
-    /// Absent for the adapted past reply.
-    pub generation: Option<GenerationInfo>,
-}
-
-impl Candidate {
-    pub fn blocked(&self) -> bool {
-        blocks(&self.violations)
-    }
-}
+/// One suggested reply, naming its violations' typed [`Rule`]s (tact-core's review
+/// vocabulary; [`tact_core::review::Candidate::keyed`] gives the stored form).
+pub type Candidate = tact_core::review::Candidate<Rule>;
 
 /// Orders candidates best first and numbers their ranks (see the module documentation).
 pub fn rank(candidates: &mut Vec<Candidate>) {
@@ -217,21 +95,11 @@ pub fn cite<'a>(
     cited
 }
 
-fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64() * 1e3)
-}
-
-fn millis_opt<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => millis(d, s),
-        None => s.serialize_none(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::Rule;
+    use crate::checks::Violation;
+    use crate::rules::Severity;
 
     fn violation(severity: Severity) -> Violation {
         Violation {
@@ -281,7 +149,7 @@ mod tests {
 
     #[test]
     fn score_parts_add_up_and_a_block_zeroes_the_checks() {
-        let clean = Score::new(&[], 0.6, 0.4);
+        let clean = Score::new::<Rule>(&[], 0.6, 0.4);
         assert_eq!(clean.checks, 1.0);
         assert!((clean.total - (0.5 + 0.15 + 0.1)).abs() < 1e-6);
         let warned = Score::new(&[violation(Severity::Warn)], 0.6, 0.4);
@@ -289,7 +157,7 @@ mod tests {
         let blocked = Score::new(&[violation(Severity::Block)], 0.9, 0.9);
         assert_eq!(blocked.checks, 0.0);
         assert!(blocked.total < clean.total);
-        assert_eq!(Score::new(&[], -0.2, 1.5).relevance, 0.0);
+        assert_eq!(Score::new::<Rule>(&[], -0.2, 1.5).relevance, 0.0);
     }
 
     #[test]

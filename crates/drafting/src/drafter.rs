@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Serialize, Serializer};
+use tact_core::review::{Drafts, TriageSummary};
 use tact_core::{
     Embedder, GenerateError, GenerateRequest, GenerationEvent, InboundMessage, KnowledgeError,
     KnowledgeFilter, KnowledgeHit, KnowledgeKind, Retriever, SamplingParams, TextGenerator,
@@ -30,6 +31,7 @@ use crate::error::{Error, Result};
 use crate::postprocess::postprocess;
 use crate::profile::BrandProfile;
 use crate::prompt::{GuidelineClause, PastExample, Prompt, PromptInput, ThreadTurn, assemble};
+use crate::rules::Rule;
 use crate::triage::{
     Route, Screening, TrainOptions, TriageClassifier, TriageLabels, TriagePrediction, labelled_set,
     screen,
@@ -136,9 +138,37 @@ pub struct DraftSet {
     pub timings: DraftTimings,
 }
 
+impl Triage {
+    /// The triage as a reviewer sees it (tact-core's review vocabulary).
+    pub fn summary(&self) -> TriageSummary {
+        let labels = &self.labels;
+        TriageSummary {
+            sentiment: labels.sentiment.label,
+            intent: labels.intent.label,
+            urgency: labels.urgency.label,
+            language: labels.language.label.clone(),
+            toxic: self.screening.abuse.is_some(),
+            escalation: self
+                .screening
+                .escalations
+                .iter()
+                .map(|e| e.topic.clone())
+                .collect(),
+        }
+    }
+}
+
 impl DraftSet {
     pub fn escalated(&self) -> bool {
         self.triage.screening.route == Route::Escalate
+    }
+
+    /// The candidates and triage as they are stored for review and served.
+    pub fn drafts(&self) -> Drafts {
+        Drafts {
+            candidates: self.candidates.iter().map(Candidate::keyed).collect(),
+            triage: Some(self.triage.summary()),
+        }
     }
 }
 
@@ -270,7 +300,7 @@ impl Drafter {
                     text: processed.text,
                     changes: processed.changes,
                     citations: Citations::default(),
-                    score: Score::new(&[], 0.0, 0.0),
+                    score: Score::new::<Rule>(&[], 0.0, 0.0),
                     generation: Some(generation),
                 }
             })
@@ -289,7 +319,7 @@ impl Drafter {
                 text: processed.text,
                 changes: processed.changes,
                 citations: Citations::default(),
-                score: Score::new(&[], 0.0, 0.0),
+                score: Score::new::<Rule>(&[], 0.0, 0.0),
                 generation: None,
             });
         }

@@ -36,13 +36,7 @@ static NEXT_TURN: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Change {
-    RoleTextRemoved,
-    LinkDropped { url: String },
-    Trimmed { from_chars: usize, to_chars: usize },
-}
+pub use tact_core::review::Change;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PostProcessed {

@@ -1,15 +1,7 @@
 //! The vocabulary of guideline checks: which rule a violation breaks and how much it matters.
 
 use serde::{Deserialize, Serialize};
-
-/// How much a violation matters. A `Block` violation cannot be approved without an override
-/// and a reason; a `Warn` is shown to the reviewer and nothing more.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Warn,
-    Block,
-}
+pub use tact_core::review::Severity;
 
 /// A deterministic guideline check. Each rule is mapped to the guideline clause it enforces in
 /// the brand profile's `[rules]` table; commitments carry their own clause per commitment kind.
@@ -129,5 +121,11 @@ impl Rule {
 impl std::fmt::Display for Rule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.key())
+    }
+}
+
+impl tact_core::review::RuleKey for Rule {
+    fn key(&self) -> &str {
+        Rule::key(*self)
     }
 }

@@ -421,7 +421,7 @@ fn failing_case(h: &mut String, case: &CaseResult) {
             let _ = write!(
                 h,
                 "<li>{} {} <span class=\"meta\">({})</span>: {}</li>",
-                escape(&v.severity),
+                escape(v.severity.key()),
                 escape(&v.rule),
                 escape(&v.clause),
                 escape(&v.message)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tact_core::{Embedder, InboundMessage, KnowledgeFilter, KnowledgeKind, Retriever};
-use tact_drafting::{Candidate, DraftOptions, DraftSet, Drafter, Origin, Severity, ThreadTurn};
+use tact_drafting::{Candidate, DraftOptions, DraftSet, Drafter, Origin, ThreadTurn};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -83,18 +83,10 @@ pub struct DraftOut {
     pub text: String,
     /// Where it came from: `generated (seed 42, temperature 0.00)` or `adapted past reply ...`.
     pub origin: String,
-    pub violations: Vec<ViolationOut>,
+    /// Rules by key (tact-core's review vocabulary, as stored and served).
+    pub violations: Vec<tact_core::review::Violation>,
     /// How generation ended (`end_of_turn`, `stop`, `length`); absent for an adapted reply.
     pub finish: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ViolationOut {
-    pub rule: String,
-    pub severity: String,
-    pub clause: String,
-    pub message: String,
-    pub excerpt: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -420,17 +412,7 @@ fn draft_out(c: &Candidate) -> DraftOut {
         violations: c
             .violations
             .iter()
-            .map(|v| ViolationOut {
-                rule: v.rule.key().to_owned(),
-                severity: match v.severity {
-                    Severity::Block => "block",
-                    Severity::Warn => "warn",
-                }
-                .to_owned(),
-                clause: v.clause.clone(),
-                message: v.message.clone(),
-                excerpt: v.excerpt.clone(),
-            })
+            .map(tact_drafting::Violation::keyed)
             .collect(),
         finish: c.generation.as_ref().map(|g| label(&g.finish)),
     }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tact_workflow::{
-    ApiToken, AuditEntry, BrandPolicy, BrandScope, ConnectorKind, MessageRecord, MessageState,
-    OutboxEntry, Review, Severity, Violation,
+    ApiToken, AuditEntry, BrandPolicy, BrandScope, Candidate, ConnectorKind, MessageRecord,
+    MessageState, OutboxEntry, Review, TriageSummary, Violation,
 };
 use utoipa::ToSchema;
 
@@ -22,6 +22,26 @@ pub struct TriageView {
     pub toxic: bool,
     /// Escalation topics found; non-empty means the message went to a person undrafted.
     pub escalation: Vec<String>,
+}
+
+/// The labels as their snake_case keys: the wire keeps plain strings.
+impl From<&TriageSummary> for TriageView {
+    fn from(t: &TriageSummary) -> Self {
+        let key = |value: serde_json::Result<serde_json::Value>| {
+            value
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        Self {
+            sentiment: key(serde_json::to_value(t.sentiment)),
+            intent: key(serde_json::to_value(t.intent)),
+            urgency: key(serde_json::to_value(t.urgency)),
+            language: t.language.clone(),
+            toxic: t.toxic,
+            escalation: t.escalation.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -75,11 +95,7 @@ impl ViolationView {
             .flatten();
         Self {
             rule: violation.rule.clone(),
-            severity: match violation.severity {
-                Severity::Warn => "warn",
-                Severity::Block => "block",
-            }
-            .to_owned(),
+            severity: violation.severity.key().to_owned(),
             clause: violation.clause.clone(),
             message: violation.message.clone(),
             excerpt: span.map_or_else(|| violation.excerpt.clone(), |(s, e)| text[s..e].to_owned()),
@@ -142,6 +158,45 @@ pub struct CandidateView {
     pub citations: Vec<CitationView>,
     pub violations: Vec<ViolationView>,
     pub score: ScoreView,
+}
+
+/// The `index`-th candidate of a message: the stored candidate with its violations located
+/// in its text and its score parts by name.
+impl From<(usize, &Candidate)> for CandidateView {
+    fn from((index, candidate): (usize, &Candidate)) -> Self {
+        let score = &candidate.score;
+        let parts: BTreeMap<String, f32> = [
+            ("checks", score.checks),
+            ("relevance", score.relevance),
+            ("closeness", score.closeness),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
+        Self {
+            index,
+            text: candidate.text.clone(),
+            origin: candidate.origin.key().to_owned(),
+            citations: candidate
+                .citations
+                .iter()
+                .map(|(kind, c)| CitationView {
+                    id: c.id.clone(),
+                    kind: kind.key().to_owned(),
+                    similarity: c.similarity,
+                })
+                .collect(),
+            violations: candidate
+                .violations
+                .iter()
+                .map(|v| ViolationView::new(v, &candidate.text))
+                .collect(),
+            score: ScoreView {
+                total: score.total,
+                parts,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

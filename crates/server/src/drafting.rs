@@ -387,7 +387,7 @@ pub async fn draft_message(
         }
         Ok(set) => {
             state.metrics().drafts.fetch_add(1, Ordering::Relaxed);
-            Ok(Drafted::Ready(convert::stored_drafts(&set)))
+            Ok(Drafted::Ready(set.drafts()))
         }
         // The engine is full or gone in this process: another try (here or in another
         // process) may succeed, so the message is not failed for it.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::draft::DraftSet;
+use crate::draft::Drafts;
 use crate::store::MessageRecord;
 
 /// A drafting lease to grant along with a state change.
@@ -87,7 +87,7 @@ pub enum DraftError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Drafted {
     /// Candidates for review.
-    Ready(DraftSet),
+    Ready(Drafts),
     /// Triage decided a person must handle the message, without drafts.
     Escalate { reason: String },
 }

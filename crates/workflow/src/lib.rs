@@ -27,7 +27,9 @@ mod workflow;
 
 pub use audit::{AuditAction, AuditEntry, word_diff};
 pub use delivery::{DeliveryConnector, DeliveryError, DeliveryRound, OutboxWorker};
-pub use draft::{Candidate, Citation, DraftSet, Severity, Violation};
+pub use draft::{
+    Candidate, Citation, Citations, Drafts, Origin, Score, Severity, TriageSummary, Violation,
+};
 pub use drafting_queue::{
     DraftError, DraftProducer, Drafted, DraftingClaim, DraftingLease, DraftingQueueDepth, Lease,
 };

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tact_core::InboundMessage;
 
 use crate::audit::{AuditEntry, NewAuditEntry};
-use crate::draft::DraftSet;
+use crate::draft::Drafts;
 use crate::drafting_queue::{DraftingClaim, DraftingLease, DraftingQueueDepth, Lease};
 use crate::error::Result;
 use crate::outbox::{Claim, NewOutboxEntry, OutboxEntry};
@@ -173,7 +173,7 @@ pub struct Change {
     pub expected_version: i64,
     pub state: MessageState,
     pub audit: NewAuditEntry,
-    pub draft_set: Option<DraftSet>,
+    pub draft_set: Option<Drafts>,
     pub review: Option<Review>,
     pub outbox: Option<NewOutboxEntry>,
     pub final_reply: Option<NewFinalReply>,
@@ -220,11 +220,11 @@ pub trait WorkflowStore: Send + Sync {
     async fn drafting_queue(&self, now: DateTime<Utc>) -> Result<DraftingQueueDepth>;
 
     /// The newest draft set of a message.
-    async fn draft_set(&self, message_id: &str) -> Result<Option<DraftSet>>;
+    async fn draft_set(&self, message_id: &str) -> Result<Option<Drafts>>;
 
     /// The newest draft set of each of `message_ids` that has one, by message id: a page of
     /// a listing in one round trip instead of one per message. Unknown ids are left out.
-    async fn latest_draft_sets(&self, message_ids: &[String]) -> Result<HashMap<String, DraftSet>>;
+    async fn latest_draft_sets(&self, message_ids: &[String]) -> Result<HashMap<String, Drafts>>;
 
     async fn reviews(&self, message_id: &str) -> Result<Vec<Review>>;
 

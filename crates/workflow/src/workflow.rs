@@ -9,7 +9,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use tact_core::InboundMessage;
 
 use crate::audit::{AuditAction, NewAuditEntry};
-use crate::draft::{DraftSet, Violation, count_blocks};
+use crate::draft::{Drafts, Violation, count_blocks};
 use crate::drafting_queue::{DraftingClaim, DraftingQueueDepth, Lease};
 use crate::error::{Error, Result};
 use crate::outbox::{DeliveryPayload, NewOutboxEntry, OutboxEntry};
@@ -180,7 +180,7 @@ impl Workflow {
         id: &str,
         version: i64,
         actor: &str,
-        drafts: DraftSet,
+        drafts: Drafts,
     ) -> Result<MessageRecord> {
         if drafts.candidates.is_empty() {
             return Err(Error::NoDrafts(id.to_owned()));
@@ -562,7 +562,7 @@ impl Workflow {
         Ok(transition(&record.state, event, &policy)?)
     }
 
-    async fn drafts(&self, record: &MessageRecord) -> Result<DraftSet> {
+    async fn drafts(&self, record: &MessageRecord) -> Result<Drafts> {
         self.store
             .draft_set(&record.inbound.id)
             .await?

@@ -15,26 +15,15 @@ mod style;
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
 use tact_core::InboundMessage;
 
 use crate::error::{Error, Result};
 use crate::links;
 use crate::profile::{BrandProfile, Channel};
-use crate::rules::{Rule, Severity};
+use crate::rules::Rule;
 
-/// One broken guideline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Violation {
-    pub rule: Rule,
-    pub severity: Severity,
-    /// Guideline clause id, e.g. `voice-and-tone.md > Be human > 2`.
-    pub clause: String,
-    /// What is wrong, for the reviewer.
-    pub message: String,
-    /// The offending part of the text.
-    pub excerpt: String,
-}
+/// One broken guideline, naming its typed [`Rule`] (tact-core's review vocabulary).
+pub type Violation = tact_core::review::Violation<Rule>;
 
 /// Links and agent signatures that occur in the brand's approved replies: a draft may reuse
 /// them, but one it made up is blocked.
@@ -155,7 +144,7 @@ pub fn check(text: &str, ctx: &CheckContext<'_>) -> Vec<Violation> {
 
 /// Whether any violation blocks approval.
 pub fn blocks(violations: &[Violation]) -> bool {
-    violations.iter().any(|v| v.severity == Severity::Block)
+    tact_core::review::blocks(violations)
 }
 
 #[cfg(test)]
@@ -184,6 +173,7 @@ mod tests {
     use super::test_support::rules_on;
     use super::*;
     use crate::fixture;
+    use crate::rules::Severity;
 
     #[test]
     fn clean_replies_pass_every_check() {

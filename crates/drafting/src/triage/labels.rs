@@ -4,34 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Sentiment {
-    Negative,
-    Neutral,
-    Positive,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Intent {
-    Question,
-    Complaint,
-    Praise,
-    BugReport,
-    Billing,
-    Delivery,
-    Account,
-    Other,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Urgency {
-    Low,
-    Normal,
-    High,
-}
+pub use tact_core::review::{Intent, Sentiment, Urgency};
 
 /// What a person decided about one message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use tact_core::InboundMessage;
 use tact_workflow::{BrandScope, MessageFilter, MessageRecord, Status, Workflow};
 use utoipa::IntoParams;
 
-use crate::api::{self, MessageDetail, MessageList, TriageView};
+use crate::api::{self, CandidateView, MessageDetail, MessageList, TriageView};
 use crate::convert;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Agent, ApiJson, Caller, RoleGate};
@@ -302,7 +302,7 @@ pub(crate) async fn message_detail(
         candidates: drafts
             .iter()
             .flat_map(|d| d.candidates.iter().enumerate())
-            .map(|(i, c)| convert::candidate_view(i, c))
+            .map(CandidateView::from)
             .collect(),
         reviews: reviews.into_iter().map(Into::into).collect(),
         approvals_needed: policy.required_approvals(),
@@ -340,13 +340,15 @@ mod tests {
             .start_drafting(id, m.version, "drafter")
             .await
             .unwrap();
-        let drafts = tact_workflow::DraftSet {
+        let drafts = tact_workflow::Drafts {
             candidates: vec![tact_workflow::Candidate {
                 text: "Sorry to hear that.".into(),
                 ..tact_workflow::Candidate::default()
             }],
-            triage: json!({"sentiment": "negative", "intent": "complaint", "urgency": urgency,
-                           "language": "en", "toxic": false, "escalation": []}),
+            triage: serde_json::from_value(json!({"sentiment": "negative",
+                "intent": "complaint", "urgency": urgency, "language": "en", "toxic": false,
+                "escalation": []}))
+            .unwrap(),
         };
         workflow
             .drafts_ready(id, m.version, "drafter", drafts)

@@ -38,7 +38,7 @@ use tact_core::InboundMessage;
 pub use dialect::{Dialect, Postgres, Sqlite};
 
 use crate::audit::{AuditAction, AuditEntry, NewAuditEntry, word_diff};
-use crate::draft::DraftSet;
+use crate::draft::Drafts;
 use crate::drafting_queue::{DraftingClaim, DraftingQueueDepth, Lease};
 use crate::error::{Error, Result};
 use crate::outbox::{Claim, OutboxEntry, OutboxStatus};
@@ -483,18 +483,17 @@ impl<D: Dialect> WorkflowStore for SqlStore<D> {
         })
     }
 
-    async fn draft_set(&self, message_id: &str) -> Result<Option<DraftSet>> {
+    async fn draft_set(&self, message_id: &str) -> Result<Option<Drafts>> {
         let row = sqlx::query(
             "SELECT drafts FROM draft_sets WHERE message_id = $1 ORDER BY id DESC LIMIT 1",
         )
         .bind(message_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| rows::json(&r, "drafts", "draft set"))
-            .transpose()
+        row.map(|r| rows::drafts(&r, "drafts")).transpose()
     }
 
-    async fn latest_draft_sets(&self, message_ids: &[String]) -> Result<HashMap<String, DraftSet>> {
+    async fn latest_draft_sets(&self, message_ids: &[String]) -> Result<HashMap<String, Drafts>> {
         let mut sets = HashMap::with_capacity(message_ids.len());
         for chunk in message_ids.chunks(IDS_PER_STATEMENT) {
             let mut params = Params::default();
@@ -507,7 +506,7 @@ impl<D: Dialect> WorkflowStore for SqlStore<D> {
             let rows = params.bind(sqlx::query(&sql)).fetch_all(&self.pool).await?;
             for row in &rows {
                 let id: String = row.try_get("message_id")?;
-                sets.insert(id, rows::json(row, "drafts", "draft set")?);
+                sets.insert(id, rows::drafts(row, "drafts")?);
             }
         }
         Ok(sets)

@@ -47,6 +47,12 @@ pub(super) fn json<T: DeserializeOwned>(
     serde_json::from_str(&text).map_err(|e| corrupt(what, e.to_string()))
 }
 
+/// The draft set in `column`, in today's shape or the one stored before the typed vocabulary.
+pub(super) fn drafts(row: &AnyRow, column: &str) -> Result<crate::draft::Drafts> {
+    let text: String = row.try_get(column)?;
+    crate::draft::parse_stored(&text).map_err(|problem| corrupt("draft set", problem))
+}
+
 fn corrupt(what: &'static str, problem: String) -> Error {
     Error::Corrupt { what, problem }
 }

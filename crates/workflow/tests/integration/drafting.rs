@@ -8,12 +8,12 @@ use std::time::Duration;
 use anyhow::ensure;
 use async_trait::async_trait;
 use tact_workflow::{
-    AuditAction, DraftError, DraftProducer, DraftSet, Drafted, DraftingReport, DraftingWorker,
-    Error, MessageRecord, MessageState, Status, Workflow,
+    AuditAction, DraftError, DraftProducer, Drafted, DraftingReport, DraftingWorker, Drafts, Error,
+    MessageRecord, MessageState, Status, Workflow,
 };
 use tokio::sync::{Notify, watch};
 
-use crate::support::{FIRST, candidate, inbound};
+use crate::support::{FIRST, Urgency, candidate, inbound, triage};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -24,10 +24,10 @@ async fn submit(wf: &Workflow, ids: impl IntoIterator<Item = String>) -> anyhow:
     Ok(())
 }
 
-fn drafts() -> DraftSet {
-    DraftSet {
+fn drafts() -> Drafts {
+    Drafts {
         candidates: vec![candidate(FIRST)],
-        triage: serde_json::json!({"urgency": "high"}),
+        triage: triage(Urgency::High),
     }
 }
 

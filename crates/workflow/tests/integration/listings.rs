@@ -5,11 +5,9 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tact_workflow::audit::NewAuditEntry;
-use tact_workflow::{
-    AuditAction, BrandScope, DraftSet, MessageFilter, QueueOrder, Status, Workflow,
-};
+use tact_workflow::{AuditAction, BrandScope, Drafts, MessageFilter, QueueOrder, Status, Workflow};
 
-use crate::support::{SECOND, awaiting_review, candidate, inbound};
+use crate::support::{SECOND, Urgency, awaiting_review, candidate, inbound, triage};
 
 async fn receive(wf: &Workflow, id: &str, brand: &str, at: DateTime<Utc>) -> anyhow::Result<()> {
     let audit = NewAuditEntry {
@@ -114,9 +112,9 @@ pub async fn the_newest_draft_sets_of_a_page_come_in_one_call(wf: Workflow) -> a
     awaiting_review(&wf, "m-1", "acme").await?;
     let m = awaiting_review(&wf, "m-2", "acme").await?;
     let m = wf.redraft("m-2", m.version, "ann").await?;
-    let redrafted = DraftSet {
+    let redrafted = Drafts {
         candidates: vec![candidate(SECOND)],
-        triage: serde_json::json!({"urgency": "low"}),
+        triage: triage(Urgency::Low),
     };
     wf.drafts_ready("m-2", m.version, "drafter", redrafted.clone())
         .await?;

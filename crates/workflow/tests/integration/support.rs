@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use sqlx::Executor;
 use tact_core::InboundMessage;
+pub use tact_core::review::Urgency;
+use tact_core::review::{Intent, Sentiment, TriageSummary};
 use tact_workflow::{
-    BrandPolicy, Candidate, ConnectorKind, DraftSet, MessageRecord, PostgresStore, Severity,
+    BrandPolicy, Candidate, ConnectorKind, Drafts, MessageRecord, PostgresStore, Severity,
     SqliteStore, Violation, Workflow,
 };
 
@@ -63,6 +65,18 @@ pub fn inbound(id: &str, brand: &str) -> InboundMessage {
     .unwrap()
 }
 
+/// A drafted message's triage with `urgency`.
+pub fn triage(urgency: Urgency) -> Option<TriageSummary> {
+    Some(TriageSummary {
+        sentiment: Sentiment::Negative,
+        intent: Intent::Delivery,
+        urgency,
+        language: "en".into(),
+        toxic: false,
+        escalation: Vec::new(),
+    })
+}
+
 pub fn candidate(text: &str) -> Candidate {
     Candidate {
         text: text.into(),
@@ -104,9 +118,9 @@ pub async fn drafted(
 ) -> anyhow::Result<MessageRecord> {
     let m = wf.submit(&inbound(id, brand), "inbound:test").await?;
     let m = wf.start_drafting(id, m.version, "drafter").await?;
-    let drafts = DraftSet {
+    let drafts = Drafts {
         candidates,
-        triage: serde_json::json!({"urgency": "high"}),
+        triage: triage(Urgency::High),
     };
     Ok(wf.drafts_ready(id, m.version, "drafter", drafts).await?)
 }
