@@ -13,7 +13,9 @@
 //! `total = 0.5 · checks + 0.25 · relevance + 0.25 · closeness`. Ranking: a generated candidate
 //! ranks above the adapted past reply only when it beats it on both the checks and the total;
 //! otherwise it ranks below it (the bundled model writes fluent but often generic or invented
-//! text, so free generation must earn its place above an approved reply).
+//! text, so free generation must earn its place above an approved reply). A candidate with an
+//! `unsupported_claim` ranks below every unblocked one without (one that asks or hands over
+//! beats one that invents a price, however close its words are to the sources).
 
 use std::cmp::Ordering;
 
@@ -22,6 +24,7 @@ pub use tact_core::review::{
     Score,
 };
 
+use crate::grounding::states_unsupported;
 use crate::rules::Rule;
 
 /// Citations of each kind a candidate carries.
@@ -39,8 +42,15 @@ pub fn rank(candidates: &mut Vec<Candidate>) {
         .find(|c| c.origin.is_adapted())
         .map(|c| c.score);
     if let Some(adapted) = adapted {
-        let beats =
-            |c: &Candidate| c.score.checks >= adapted.checks && c.score.total > adapted.total;
+        let adapted_unsupported = candidates
+            .iter()
+            .find(|c| c.origin.is_adapted())
+            .is_some_and(|c| states_unsupported(&c.violations));
+        let beats = |c: &Candidate| {
+            c.score.checks >= adapted.checks
+                && c.score.total > adapted.total
+                && (adapted_unsupported || !states_unsupported(&c.violations))
+        };
         let (mut above, rest): (Vec<Candidate>, Vec<Candidate>) = candidates
             .drain(..)
             .partition(|c| !c.origin.is_adapted() && beats(c));
@@ -55,10 +65,13 @@ pub fn rank(candidates: &mut Vec<Candidate>) {
     }
 }
 
-/// Unblocked first, then by total score, then by the checks part.
+/// Unblocked first, then those that state nothing unsupported (a candidate that asks or hands
+/// over beats one that invents a fact, however close its words), then by total score, then by
+/// the checks part.
 fn by_merit(a: &Candidate, b: &Candidate) -> Ordering {
     a.blocked()
         .cmp(&b.blocked())
+        .then(states_unsupported(&a.violations).cmp(&states_unsupported(&b.violations)))
         .then(b.score.total.total_cmp(&a.score.total))
         .then(b.score.checks.total_cmp(&a.score.checks))
 }
@@ -136,6 +149,36 @@ mod tests {
             reply_id: "r1".into(),
             adaptations: vec![],
         }
+    }
+
+    fn unsupported() -> Violation {
+        Violation {
+            rule: Rule::UnsupportedClaim,
+            severity: Severity::Warn,
+            clause: "facts.md > 1".into(),
+            message: "price or amount \"$12\" is in no source of this draft".into(),
+            excerpt: "$12".into(),
+        }
+    }
+
+    #[test]
+    fn a_candidate_with_an_unsupported_claim_ranks_below_one_that_asks() {
+        let mut cs = vec![
+            // Invents a price: close to the sources, high total, one warning.
+            candidate(generated(1), vec![unsupported()], 0.95, 0.95),
+            // Asks for the order number: clean, lower total.
+            candidate(generated(2), vec![], 0.5, 0.4),
+            candidate(adapted(), vec![], 0.4, 0.3),
+        ];
+        rank(&mut cs);
+        assert_eq!(seeds(&cs), [Some(2), None, Some(1)]);
+        // Without the adapted reply, merit alone still puts the unsupported claim last.
+        let mut cs = vec![
+            candidate(generated(1), vec![unsupported()], 0.95, 0.95),
+            candidate(generated(2), vec![violation(Severity::Warn)], 0.3, 0.3),
+        ];
+        rank(&mut cs);
+        assert_eq!(seeds(&cs), [Some(2), Some(1)]);
     }
 
     fn seeds(cs: &[Candidate]) -> Vec<Option<u64>> {

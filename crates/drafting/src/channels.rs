@@ -108,7 +108,7 @@ fn x_weight(text: &str) -> usize {
 fn is_emoji(grapheme: &str) -> bool {
     grapheme.chars().any(|c| {
         matches!(c as u32,
-            0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0x1F1E6..=0x1F1FF)
+            0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF)
     }) || grapheme.contains('\u{FE0F}')
 }
 

@@ -28,6 +28,7 @@ use crate::adapt::adapt;
 use crate::candidates::{Candidate, Citations, GenerationInfo, Origin, Score, cite, cosine, rank};
 use crate::checks::{ApprovedEvidence, CheckContext, check};
 use crate::error::{Error, Result};
+use crate::grounding;
 use crate::postprocess::postprocess;
 use crate::profile::BrandProfile;
 use crate::prompt::{GuidelineClause, PastExample, Prompt, PromptInput, ThreadTurn, assemble};
@@ -323,6 +324,7 @@ impl Drafter {
                 generation: None,
             });
         }
+        self.ground(&mut candidates, &ctx, &prompt, source).await?;
         self.score(&mut candidates, &message_vector, &prompt, source)
             .await?;
         rank(&mut candidates);
@@ -453,6 +455,53 @@ impl Drafter {
             out.push((origin, info));
         }
         Ok(out)
+    }
+
+    /// Flags each candidate's claims that no source of the draft supports: the fact sheet, the
+    /// clauses and replies in the prompt (and the adapted reply's source), and what the
+    /// customer told us ([`crate::grounding`]).
+    async fn ground(
+        &self,
+        candidates: &mut [Candidate],
+        ctx: &CheckContext<'_>,
+        prompt: &Prompt,
+        source: Option<&PastExample>,
+    ) -> Result<()> {
+        let mut replies: Vec<&PastExample> = prompt.examples.iter().collect();
+        if let Some(source) = source
+            && !replies.iter().any(|r| r.id == source.id)
+        {
+            replies.push(source);
+        }
+        let sources = grounding::sources(
+            ctx.profile,
+            prompt
+                .clauses
+                .iter()
+                .map(|c| (c.id.as_str(), c.text.as_str())),
+            replies.iter().map(|r| (r.id.as_str(), r.reply.as_str())),
+            ctx.inbound,
+        );
+        let texts: Vec<String> = candidates.iter().map(|c| c.text.clone()).collect();
+        let embedder = self.parts.embedder.clone();
+        let approved = self.parts.approved.clone();
+        let profile = self.parts.profile.clone();
+        let findings = tokio::task::spawn_blocking(move || {
+            grounding::unsupported_in_each(&texts, sources, &approved, &profile, embedder.as_ref())
+        })
+        .await
+        .map_err(|e| KnowledgeError::Embedding(format!("grounding task failed: {e}")))??;
+        for (candidate, found) in candidates.iter_mut().zip(findings) {
+            candidate.violations.extend(
+                found
+                    .into_iter()
+                    .map(|f| ctx.violation(Rule::UnsupportedClaim, f.reason(), &f.claim.text)),
+            );
+            candidate
+                .violations
+                .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
+        }
+        Ok(())
     }
 
     /// Citations and scores, from one batch of embeddings: the candidates, the clauses and the

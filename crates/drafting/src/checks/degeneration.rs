@@ -89,13 +89,28 @@ fn echo(text: &str, ctx: &CheckContext<'_>, out: &mut Vec<Violation>) {
     let ours = text::words(text);
     let run = text::longest_common_run(&theirs, &ours);
     let short_limit = ((theirs.len() as f64) * ECHO_SHARE).ceil() as usize;
-    if run >= ECHO_RUN || (theirs.len() >= 4 && run >= short_limit.max(4)) {
+    // Restating a short question in the brand's voice is how people answer it ("do you ship
+    // to Canada now?" → "We ship to Canada now"): a short run is an echo only when it keeps
+    // the customer's own voice ("my parcel") or repeats nearly the whole message.
+    let short_echo = theirs.len() >= 4
+        && run >= short_limit.max(4)
+        && (run * 10 >= theirs.len() * 9 || keeps_customer_voice(&theirs, &ours, run));
+    if run >= ECHO_RUN || short_echo {
         out.push(ctx.violation(
             Rule::EchoesCustomer,
             format!("repeats {run} words of the customer's message in a row"),
             "",
         ));
     }
+}
+
+/// Whether some shared run of `run` words contains a word of the customer's voice.
+fn keeps_customer_voice(theirs: &[String], ours: &[String], run: usize) -> bool {
+    const VOICE: &[&str] = &["i", "i'm", "i've", "my", "me", "mine", "myself"];
+    theirs.windows(run).any(|window| {
+        window.iter().any(|w| VOICE.contains(&w.as_str()))
+            && ours.windows(run).any(|other| other == window)
+    })
 }
 
 fn speaks_as_customer(text: &str, ctx: &CheckContext<'_>, out: &mut Vec<Violation>) {
@@ -185,6 +200,34 @@ mod tests {
                 "x",
                 Some("Where is my parcel?"),
                 "Where is my parcel? We'll check."
+            )
+            .contains(&Rule::EchoesCustomer)
+        );
+        // Restating the question in our voice answers it.
+        for (question, reply) in [
+            (
+                "do you ship to Canada now?",
+                "Yes! We ship to Canada now: see our shipping page.",
+            ),
+            (
+                "is the Night Shift blend good for espresso",
+                "The Night Shift blend is good for espresso, go a touch finer.",
+            ),
+            (
+                "can I pause my subscription for a month",
+                "You can pause your subscription for up to three months.",
+            ),
+        ] {
+            assert!(
+                !rules_on("x", Some(question), reply).contains(&Rule::EchoesCustomer),
+                "{reply}"
+            );
+        }
+        assert!(
+            rules_on(
+                "x",
+                Some("my beans arrived stale again"),
+                "Your beans arrived stale again? My beans arrived stale again."
             )
             .contains(&Rule::EchoesCustomer)
         );

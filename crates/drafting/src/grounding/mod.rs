@@ -16,7 +16,7 @@ use tact_core::{Embedder, InboundMessage, KnowledgeError};
 pub use extract::{Claim, ClaimKind};
 pub use support::{Source, SourceKind, Support, SupportIndex};
 
-use crate::checks::{CheckContext, Violation};
+use crate::checks::{ApprovedEvidence, CheckContext, Violation};
 use crate::profile::BrandProfile;
 use crate::rules::Rule;
 
@@ -125,4 +125,25 @@ pub fn check(
         .into_iter()
         .map(|f| ctx.violation(Rule::UnsupportedClaim, f.reason(), &f.claim.text))
         .collect())
+}
+
+/// [`unsupported`] for each of `texts`, from one index over `sources`. Embeds, so callers on
+/// an async runtime run it on the blocking pool.
+pub fn unsupported_in_each(
+    texts: &[String],
+    sources: Vec<Source>,
+    approved: &ApprovedEvidence,
+    profile: &BrandProfile,
+    embedder: &dyn Embedder,
+) -> Result<Vec<Vec<Finding>>, KnowledgeError> {
+    let index = SupportIndex::build(sources, approved, profile, embedder)?;
+    texts
+        .iter()
+        .map(|t| unsupported(t, &index, profile, embedder))
+        .collect()
+}
+
+/// Whether a candidate states something no source supports (ranked below those that do not).
+pub fn states_unsupported(violations: &[Violation]) -> bool {
+    violations.iter().any(|v| v.rule == Rule::UnsupportedClaim)
 }
