@@ -30,6 +30,10 @@ pub struct ModelConfig {
     pub chat: String,
     /// A GGUF file to use instead of the manifest's chat model.
     pub chat_path: Option<PathBuf>,
+    /// The chat model was named on the command line (`--model`): it wins over an eval
+    /// suite's own choice.
+    #[serde(skip)]
+    pub from_command_line: bool,
     /// Rewrite slow quantisation formats (Q4_1, Q5_x) to Q8_0 once, for fast CPU kernels.
     pub requantize: bool,
     /// Keep dense f32 copies of the weights for prompt processing (faster prefill, more memory).
@@ -39,8 +43,13 @@ pub struct ModelConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         Self {
-            chat: "smollm2-135m-instruct".into(),
+            // The manifest's default ([defaults] in models/models.toml).
+            chat: tact_models::Manifest::bundled()
+                .default_for(tact_models::ModelRole::Chat)
+                .map(|m| m.id.clone())
+                .unwrap_or_default(),
             chat_path: None,
+            from_command_line: false,
             requantize: true,
             dense_prefill: true,
         }
@@ -140,6 +149,29 @@ pub struct WorkflowConfig {
 }
 
 impl Config {
+    /// `--model`: a manifest id, or the path of a GGUF file.
+    pub fn choose_chat_model(&mut self, model: &str) -> anyhow::Result<()> {
+        let manifest = tact_models::Manifest::bundled();
+        let path = Path::new(model);
+        if manifest.model(model).is_ok() {
+            self.model.chat = model.to_owned();
+            self.model.chat_path = None;
+        } else if path.is_file() {
+            self.model.chat_path = Some(path.to_owned());
+        } else {
+            let ids: Vec<&str> = manifest
+                .models_for(tact_models::ModelRole::Chat)
+                .map(|m| m.id.as_str())
+                .collect();
+            anyhow::bail!(
+                "--model {model}: neither a chat model of the manifest ({}) nor a file",
+                ids.join(", ")
+            );
+        }
+        self.model.from_command_line = true;
+        Ok(())
+    }
+
     /// Loads defaults, then `file` (or `$TACT_HOME/config.toml` when it exists), then
     /// `TACT__SECTION__KEY` variables.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {

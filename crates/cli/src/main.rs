@@ -19,6 +19,10 @@ struct Cli {
     /// Configuration file (default: $TACT_HOME/config.toml when present).
     #[arg(long, global = true, env = "TACT_CONFIG")]
     config: Option<PathBuf>,
+    /// Chat model for this command: a manifest id (`tact models list`) or a GGUF file.
+    /// Overrides `model.chat`, and an eval suite's own model.
+    #[arg(long, global = true, value_name = "ID|FILE")]
+    model: Option<String>,
     /// Log more (-v: debug, -vv: trace). Logs go to stderr.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -80,7 +84,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = config::Config::load(cli.config.as_deref())?;
+    let mut config = config::Config::load(cli.config.as_deref())?;
+    if let Some(model) = &cli.model {
+        config.choose_chat_model(model)?;
+    }
     set_decode_threads(config.engine.decode_threads);
     match cli.command {
         Command::Models { command } => commands::models::run(&config, command),

@@ -14,10 +14,12 @@ mod gguf;
 mod llama;
 mod model;
 mod prefix;
+mod qwen2;
 mod requantize;
 mod sequence;
 mod stop;
 mod tokenizer;
+mod transformer;
 
 pub use chat_template::ChatTemplate;
 pub use engine::{Engine, EngineConfig};

@@ -10,21 +10,31 @@ use candle_core::{DType, Device, Tensor};
 use crate::chat_template::ChatTemplate;
 use crate::error::{Error, Result};
 use crate::gguf::GgufFile;
-use crate::llama::{self, Llama, LlamaCache};
-use crate::requantize;
 use crate::tokenizer::GgufTokenizer;
+use crate::transformer::{self, Cache, Transformer};
+use crate::{llama, qwen2, requantize};
 
 /// Architectures tact can run. Dispatch is on the GGUF's `general.architecture`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Architecture {
     Llama,
+    Qwen2,
 }
 
 impl Architecture {
+    /// The GGUF name, which prefixes the architecture's metadata keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Architecture::Llama => "llama",
+            Architecture::Qwen2 => "qwen2",
+        }
+    }
+
     fn parse(gguf: &GgufFile) -> Result<Self> {
         let name = gguf.string("general.architecture")?;
         match name {
             "llama" => Ok(Self::Llama),
+            "qwen2" => Ok(Self::Qwen2),
             other => Err(Error::UnsupportedArchitecture {
                 path: gguf.path.clone(),
                 architecture: other.to_owned(),
@@ -75,39 +85,17 @@ impl Default for LoadOptions {
     }
 }
 
-/// Weights of one of the supported architectures, shared by every sequence.
+/// Weights of one of the supported architectures, shared by every sequence. Every
+/// architecture tact runs is a variant of the shared [`Transformer`].
 #[derive(Debug, Clone)]
-pub(crate) enum Weights {
-    Llama(Arc<Llama>),
-}
+pub(crate) struct Weights(Arc<Transformer>);
 
-/// One sequence's attention state for the model's architecture.
-#[derive(Debug, Clone)]
-pub(crate) enum SequenceCache {
-    Llama(LlamaCache),
-}
-
-impl SequenceCache {
-    /// Positions held.
-    pub(crate) fn len(&self) -> usize {
-        match self {
-            SequenceCache::Llama(c) => c.len(),
-        }
-    }
-
-    /// An independent copy of the first `len` positions.
-    pub(crate) fn prefix(&self, len: usize) -> Result<Self> {
-        match self {
-            SequenceCache::Llama(c) => Ok(SequenceCache::Llama(c.prefix(len)?)),
-        }
-    }
-}
+/// One sequence's attention state.
+pub(crate) type SequenceCache = Cache;
 
 impl Weights {
     pub(crate) fn new_cache(&self) -> SequenceCache {
-        match self {
-            Weights::Llama(m) => SequenceCache::Llama(m.new_cache()),
-        }
+        self.0.new_cache()
     }
 
     /// Logits of the last of `tokens`, which start at position `index_pos`.
@@ -117,9 +105,7 @@ impl Weights {
         tokens: &[u32],
         index_pos: usize,
     ) -> Result<Tensor> {
-        match (self, cache) {
-            (Weights::Llama(m), SequenceCache::Llama(c)) => m.forward(c, tokens, index_pos),
-        }
+        self.0.forward(cache, tokens, index_pos)
     }
 }
 
@@ -145,14 +131,12 @@ impl ChatModel {
                 .ok()
                 .map(str::to_owned),
         )?;
-        let declared_context = match architecture {
-            Architecture::Llama => source
-                .u32("llama.context_length")
-                .map(|c| c as usize)
-                .unwrap_or(llama::MAX_POSITIONS),
-        };
+        let declared_context = source
+            .u32(&format!("{}.context_length", architecture.name()))
+            .map(|c| c as usize)
+            .unwrap_or(transformer::MAX_POSITIONS);
         // Rotary tables are precomputed for MAX_POSITIONS positions.
-        let context_length = declared_context.min(llama::MAX_POSITIONS);
+        let context_length = declared_context.min(transformer::MAX_POSITIONS);
 
         let mut gguf = match options.requantize_to {
             Some(format) => requantize::load_requantized(
@@ -164,9 +148,10 @@ impl ChatModel {
         };
         let device = Device::Cpu;
         let dense = options.dense_prefill.then_some(DType::F32);
-        let weights = match architecture {
-            Architecture::Llama => Weights::Llama(Llama::load(&mut gguf, dense, &device)?),
-        };
+        let weights = Weights(match architecture {
+            Architecture::Llama => llama::load(&mut gguf, dense, &device)?,
+            Architecture::Qwen2 => qwen2::load(&mut gguf, dense, &device)?,
+        });
         tracing::info!(path = %path.display(), ?architecture, context_length, "chat model loaded");
         Ok(Self {
             weights,

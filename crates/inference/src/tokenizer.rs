@@ -5,8 +5,10 @@ use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
 use tokenizers::models::bpe::BPE;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::digits::Digits;
+use tokenizers::normalizers::unicode::NFC;
 use tokenizers::pre_tokenizers::sequence::Sequence;
-use tokenizers::{AddedToken, PreTokenizerWrapper, Tokenizer};
+use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
+use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior, Tokenizer};
 
 use crate::error::{Error, Result};
 use crate::gguf::GgufFile;
@@ -14,6 +16,23 @@ use crate::gguf::GgufFile;
 /// GGUF `tokenizer.ggml.token_type` values (llama.cpp's `llama_token_type`).
 const TOKEN_TYPE_CONTROL: i32 = 3;
 const TOKEN_TYPE_USER_DEFINED: i32 = 4;
+
+/// Qwen2's pre-tokenizer split (the `tokenizer.json` of the Qwen2 models; llama.cpp's
+/// `LLAMA_VOCAB_PRE_TYPE_QWEN2` spells the contractions out case by case, the same set):
+/// contractions, letter runs with one leading non-letter, single digits, punctuation runs,
+/// newlines, then other whitespace.
+const QWEN2_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// The pre-tokenizers tact knows, by GGUF `tokenizer.ggml.pre` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PreTokenizer {
+    /// GPT-2's byte-level regex.
+    Gpt2,
+    /// GPT-2's, with every digit split off first (SmolLM).
+    Smollm,
+    /// Qwen2's regex over NFC-normalised text, then byte-level without GPT-2's regex.
+    Qwen2,
+}
 
 /// The model's tokenizer, with its special (control) tokens.
 #[derive(Clone)]
@@ -48,14 +67,16 @@ impl GgufTokenizer {
         }
         // `tokenizer.ggml.pre` names the pre-tokenizer regex (llama.cpp's vocab pre types).
         let pre = gguf.string("tokenizer.ggml.pre").unwrap_or("default");
-        let split_digits =
-            match pre {
-                "smollm" => true,
-                "gpt2" | "default" => false,
-                other => return Err(gguf.bad(format!(
-                    "tokenizer pre-tokenizer `{other}` is not supported (supported: smollm, gpt2)"
-                ))),
-            };
+        let pre = match pre {
+            "smollm" => PreTokenizer::Smollm,
+            "gpt2" | "default" => PreTokenizer::Gpt2,
+            "qwen2" => PreTokenizer::Qwen2,
+            other => {
+                return Err(gguf.bad(format!(
+                "tokenizer pre-tokenizer `{other}` is not supported (supported: gpt2, smollm, qwen2)"
+            )));
+            }
+        };
         let tokens = gguf.string_array("tokenizer.ggml.tokens")?;
         let merges = gguf.string_array("tokenizer.ggml.merges")?;
         let types = gguf
@@ -84,10 +105,22 @@ impl GgufTokenizer {
 
         let mut tokenizer = Tokenizer::new(bpe);
         let byte_level = ByteLevel::new(false, true, true);
-        let pre_tokenizer: PreTokenizerWrapper = if split_digits {
-            Sequence::new(vec![Digits::new(true).into(), byte_level.into()]).into()
-        } else {
-            byte_level.into()
+        let pre_tokenizer: PreTokenizerWrapper = match pre {
+            PreTokenizer::Gpt2 => byte_level.into(),
+            PreTokenizer::Smollm => {
+                Sequence::new(vec![Digits::new(true).into(), byte_level.into()]).into()
+            }
+            PreTokenizer::Qwen2 => {
+                let split = Split::new(
+                    SplitPattern::Regex(QWEN2_SPLIT.to_owned()),
+                    SplitDelimiterBehavior::Isolated,
+                    false,
+                )
+                .map_err(|e| Error::Tokenizer(e.to_string()))?;
+                tokenizer.with_normalizer(Some(NFC));
+                Sequence::new(vec![split.into(), ByteLevel::new(false, false, false).into()])
+                    .into()
+            }
         };
         tokenizer.with_pre_tokenizer(Some(pre_tokenizer));
         tokenizer.with_decoder(Some(ByteLevelDecoder::default()));

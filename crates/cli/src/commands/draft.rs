@@ -53,9 +53,6 @@ pub struct DraftArgs {
     pub greedy: bool,
     #[arg(long)]
     pub max_tokens: Option<usize>,
-    /// A GGUF file to use instead of the configured chat model.
-    #[arg(long)]
-    pub model: Option<PathBuf>,
     /// Print the candidates and timings as JSON instead of streaming text.
     #[arg(long)]
     pub json: bool,
@@ -110,7 +107,7 @@ pub fn run(config: &Config, args: DraftArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| config.draft.channel.clone());
 
     let started = std::time::Instant::now();
-    let (engine, model_path) = load_engine(config, &args, candidates)?;
+    let (engine, model_path) = load_engine(config, candidates)?;
     let load_ms = started.elapsed().as_secs_f64() * 1e3;
 
     let system = render_system(&brand, &channel, config.draft.max_chars)?;
@@ -171,16 +168,9 @@ pub fn run(config: &Config, args: DraftArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Loads the chat model (`--model` or the configured one) and starts the engine.
-pub(crate) fn load_engine(
-    config: &Config,
-    args: &DraftArgs,
-    candidates: usize,
-) -> anyhow::Result<(Engine, PathBuf)> {
-    let model_path = match &args.model {
-        Some(path) => path.clone(),
-        None => chat_model_path(config)?,
-    };
+/// Loads the configured chat model (`--model` sets it) and starts the engine.
+pub(crate) fn load_engine(config: &Config, candidates: usize) -> anyhow::Result<(Engine, PathBuf)> {
+    let model_path = chat_model_path(config)?;
     let engine = start_engine(config, &model_path, candidates)?;
     Ok((engine, model_path))
 }
@@ -275,7 +265,6 @@ pub fn demo(config: &Config) -> anyhow::Result<()> {
         seed: 42,
         greedy: false,
         max_tokens: None,
-        model: None,
         json: false,
     };
     run(config, args)

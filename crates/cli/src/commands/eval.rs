@@ -193,6 +193,9 @@ fn run_suite(config: &Config, args: RunArgs) -> anyhow::Result<()> {
 /// The chat model the suite names, or the configured one.
 fn suite_model(config: &Config, suite: &Suite) -> anyhow::Result<PathBuf> {
     let choice = &suite.file.model;
+    if config.model.from_command_line {
+        return chat_model_path(config);
+    }
     if let Some(path) = &choice.path {
         let path = suite.resolve(path);
         if !path.is_file() {

@@ -89,7 +89,7 @@ pub fn run(
     };
 
     let started = Instant::now();
-    let (engine, model_path) = load_engine(config, args, candidates)?;
+    let (engine, model_path) = load_engine(config, candidates)?;
     let load_ms = started.elapsed().as_secs_f64() * 1e3;
     let engine = Arc::new(engine);
     let generator: Arc<dyn TextGenerator> = engine.clone();

