@@ -199,3 +199,57 @@ pub trait VectorStore: Send + Sync {
         Ok(())
     }
 }
+
+/// An approved reply for a brand's knowledge base to learn from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LearnedReply {
+    pub brand: String,
+    /// How drafts cite it (`approved-<message id>`); adding the same cite again with the same
+    /// content changes nothing.
+    pub cite: String,
+    pub channel: String,
+    /// The customer's message it answered (what retrieval matches on).
+    pub inbound: String,
+    pub reply: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// What a write to the knowledge base did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KnowledgeWrite {
+    pub added: usize,
+    pub unchanged: usize,
+    pub replaced: usize,
+    /// Entries retired (clauses gone from a replaced document, replies withdrawn).
+    pub removed: usize,
+}
+
+/// The write seam beside [`crate::Retriever`]: what the service adds to and retires from a
+/// brand's knowledge, without knowing the embedder or the vector store behind it.
+#[async_trait]
+pub trait KnowledgeWriter: Send + Sync {
+    /// Adds approved replies from `source` (their provenance, e.g. `workflow:approved`);
+    /// replies already stored with the same content are not embedded again.
+    async fn add_replies(
+        &self,
+        source: &str,
+        replies: &[LearnedReply],
+    ) -> Result<KnowledgeWrite, KnowledgeError>;
+
+    /// Retires the past replies of `brand` cited as `cites`; unknown cites are ignored.
+    async fn retire_replies(
+        &self,
+        brand: &str,
+        cites: &[String],
+    ) -> Result<KnowledgeWrite, KnowledgeError>;
+
+    /// Replaces the clauses of one guideline document of `brand` with those of `markdown`:
+    /// new and changed clauses are stored, clauses no longer in it are retired.
+    async fn replace_guidelines(
+        &self,
+        brand: &str,
+        document: &str,
+        markdown: &str,
+    ) -> Result<KnowledgeWrite, KnowledgeError>;
+}

@@ -23,7 +23,8 @@ pub use generate::{
 };
 pub use knowledge::{
     Embedder, KnowledgeEntry, KnowledgeError, KnowledgeFilter, KnowledgeHit, KnowledgeKind,
-    KnowledgePoint, KnowledgeQuery, SparseVector, VectorStore,
+    KnowledgePoint, KnowledgeQuery, KnowledgeWrite, KnowledgeWriter, LearnedReply, SparseVector,
+    VectorStore,
 };
 pub use message::{InboundMessage, InboundMessageError};
 pub use retriever::Retriever;

@@ -18,6 +18,7 @@ mod keywords;
 mod knowledge_base;
 pub mod replies;
 pub mod retriever;
+mod writer;
 mod store;
 
 pub use embedder::{BATCH_SIZE, MAX_TOKENS, SentenceEmbedder};

@@ -1,23 +1,21 @@
-//! Drafting submitted messages: the bounded queue, the loop that drafts, and the hub that
-//! streams a draft's text to SSE subscribers while it is generated.
+//! Drafting submitted messages: admission to the drafting queue, the drafting of one message
+//! ([`draft_message`]), and the hub that streams a draft's text to SSE subscribers while it is
+//! generated.
 //!
-//! The seam: handlers talk to a [`DraftDispatch`] (reserve room, then hand over stored
-//! message ids) and the loop ([`run_drafting`]) takes [`DraftJob`]s from a [`JobSource`].
-//! [`in_process_queue`] implements both over a semaphore and a channel; a queue kept in the
-//! workflow store (jobs claimed with a lease, so `tact worker` processes can share them)
-//! implements the same two traits and the loop does not change.
+//! Handlers talk to a [`DraftDispatch`] (reserve room, then hand over stored message ids).
+//! There is one queue and one loop: the queue kept in the workflow store
+//! ([`crate::store_queue`]), drained by the workflow's `DraftingWorker` in `tact serve` and
+//! `tact worker` alike, and in the API tests.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use async_trait::async_trait;
 use tact_core::{GenerateError, GenerateRequest, GenerationEvent, GenerationStream, TextGenerator};
 use tact_drafting::{Drafter, DrafterParts};
-use tact_workflow::{DraftError, Drafted, MessageFilter, MessageRecord, Status};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, watch};
-use tokio::task::JoinSet;
+use tact_workflow::{DraftError, Drafted, MessageRecord};
+use tokio::sync::{broadcast, mpsc};
 
 use crate::convert;
 use crate::state::AppState;
@@ -27,20 +25,6 @@ use crate::state::AppState;
 pub struct QueueFull {
     pub capacity: usize,
     pub depth: usize,
-}
-
-/// A message to draft. Holding it holds its place in the queue; drop it when done.
-pub struct DraftJob {
-    pub message_id: String,
-    _slot: Option<Box<dyn Send + Sync>>,
-}
-
-impl std::fmt::Debug for DraftJob {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DraftJob")
-            .field("message_id", &self.message_id)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Room reserved for messages about to be stored; [`Reservation::dispatch`] hands them over.
@@ -56,91 +40,6 @@ pub trait DraftDispatch: Send + Sync {
     /// Messages waiting for or in drafting.
     fn depth(&self) -> usize;
     fn capacity(&self) -> usize;
-}
-
-/// Where the drafting loop takes its next job from; `None` when there will be no more.
-#[async_trait]
-pub trait JobSource: Send {
-    async fn next_job(&mut self) -> Option<DraftJob>;
-}
-
-/// The in-process queue: a semaphore of `capacity` places (held from reservation until the
-/// message is drafted) in front of a channel.
-pub fn in_process_queue(capacity: usize) -> (Arc<InProcessQueue>, InProcessJobs) {
-    let (sender, receiver) = mpsc::unbounded_channel();
-    let queue = InProcessQueue {
-        places: Arc::new(Semaphore::new(capacity)),
-        sender,
-        capacity,
-    };
-    (Arc::new(queue), InProcessJobs { receiver })
-}
-
-#[derive(Debug)]
-pub struct InProcessQueue {
-    places: Arc<Semaphore>,
-    sender: mpsc::UnboundedSender<DraftJob>,
-    capacity: usize,
-}
-
-#[derive(Debug)]
-pub struct InProcessJobs {
-    receiver: mpsc::UnboundedReceiver<DraftJob>,
-}
-
-struct InProcessReservation {
-    permit: OwnedSemaphorePermit,
-    sender: mpsc::UnboundedSender<DraftJob>,
-}
-
-impl Reservation for InProcessReservation {
-    fn dispatch(mut self: Box<Self>, message_ids: Vec<String>) {
-        for message_id in message_ids {
-            let slot = self.permit.split(1);
-            let job = DraftJob {
-                message_id,
-                _slot: slot.map(|s| Box::new(s) as Box<dyn Send + Sync>),
-            };
-            if self.sender.send(job).is_err() {
-                tracing::warn!("the drafting loop has stopped; the message stays received");
-            }
-        }
-    }
-}
-
-impl DraftDispatch for InProcessQueue {
-    fn reserve(&self, count: usize) -> Result<Box<dyn Reservation>, QueueFull> {
-        let full = || QueueFull {
-            capacity: self.capacity,
-            depth: self.depth(),
-        };
-        let count = u32::try_from(count).map_err(|_| full())?;
-        let permit = self
-            .places
-            .clone()
-            .try_acquire_many_owned(count)
-            .map_err(|_| full())?;
-        Ok(Box::new(InProcessReservation {
-            permit,
-            sender: self.sender.clone(),
-        }))
-    }
-
-    fn depth(&self) -> usize {
-        self.capacity
-            .saturating_sub(self.places.available_permits())
-    }
-
-    fn capacity(&self) -> usize {
-        self.capacity
-    }
-}
-
-#[async_trait]
-impl JobSource for InProcessJobs {
-    async fn next_job(&mut self) -> Option<DraftJob> {
-        self.receiver.recv().await
-    }
 }
 
 /// What SSE subscribers of a message hear.
@@ -255,99 +154,9 @@ impl TextGenerator for TeeGenerator {
     }
 }
 
-/// Who the audit log names for drafting steps.
-pub const DRAFTER: &str = "drafter";
-pub const TRIAGE: &str = "triage";
-
-/// Takes jobs from `source` and drafts up to `server.drafting_workers` of them at once until
-/// `shutdown` turns true or the source ends; drafts in progress are finished first. Jobs
-/// still queued stay `received` in the store and are queued again at the next start.
-pub async fn run_drafting(
-    state: AppState,
-    mut source: Box<dyn JobSource>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let workers = Arc::new(Semaphore::new(state.config().drafting_workers));
-    let mut tasks = JoinSet::new();
-    loop {
-        if *shutdown.borrow() {
-            break;
-        }
-        let permit = tokio::select! {
-            permit = workers.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = shutdown.changed() => break,
-        };
-        let job = tokio::select! {
-            job = source.next_job() => match job {
-                Some(job) => job,
-                None => break,
-            },
-            _ = shutdown.changed() => break,
-        };
-        let state = state.clone();
-        tasks.spawn(async move {
-            draft_one(&state, &job.message_id).await;
-            drop(job);
-            drop(permit);
-        });
-        while tasks.try_join_next().is_some() {}
-    }
-    while tasks.join_next().await.is_some() {}
-}
-
-/// Drafts one received message: triage, then drafts stored for review, or escalation to a
-/// person, or the failure on record. A message another worker already took is left alone.
-async fn draft_one(state: &AppState, message_id: &str) {
-    let workflow = state.workflow();
-    let record = match workflow.message(message_id).await {
-        Ok(r) if r.state.status() == Status::Received => r,
-        Ok(_) => return,
-        Err(e) => {
-            tracing::error!(message = message_id, error = %e, "cannot read a queued message");
-            return;
-        }
-    };
-    let record = match workflow
-        .start_drafting(message_id, record.version, DRAFTER)
-        .await
-    {
-        Ok(r) => r,
-        Err(tact_workflow::Error::StaleVersion { .. }) => return,
-        Err(e) => {
-            tracing::error!(message = message_id, error = %e, "cannot start drafting");
-            return;
-        }
-    };
-    let version = record.version;
-    let stored = match draft_message(state, &record).await {
-        Ok(Drafted::Escalate { reason }) => {
-            workflow
-                .escalate(message_id, version, TRIAGE, &reason)
-                .await
-        }
-        Ok(Drafted::Ready(drafts)) => {
-            workflow
-                .drafts_ready(message_id, version, DRAFTER, drafts)
-                .await
-        }
-        Err(e) => {
-            workflow
-                .drafting_failed(message_id, version, DRAFTER, &e.to_string())
-                .await
-        }
-    };
-    if let Err(e) = stored {
-        tracing::error!(message = message_id, error = %e, "cannot record the drafting outcome");
-    }
-    state.events.finish(message_id);
-}
-
 /// Drafts `record` with its brand's drafter, streaming the text to the message's SSE
-/// subscribers, and counts the outcome: drafts for review, or triage's escalation. Both the
-/// in-process loop and the store-backed [`crate::store_queue`] worker draft through this.
+/// subscribers, and counts the outcome: drafts for review, or triage's escalation. The
+/// store-backed [`crate::store_queue`] worker drafts through this.
 pub async fn draft_message(
     state: &AppState,
     record: &MessageRecord,
@@ -405,59 +214,9 @@ pub async fn draft_message(
     }
 }
 
-/// Queues the messages a previous run stored but did not draft (as many as fit).
-pub async fn requeue_received(state: &AppState) -> Result<usize, tact_workflow::Error> {
-    let room = state
-        .dispatch
-        .capacity()
-        .saturating_sub(state.dispatch.depth());
-    if room == 0 {
-        return Ok(0);
-    }
-    let waiting = state
-        .workflow()
-        .queue(&MessageFilter {
-            status: Some(Status::Received),
-            limit: Some(u32::try_from(room).unwrap_or(u32::MAX)),
-            ..MessageFilter::default()
-        })
-        .await?;
-    let ids: Vec<String> = waiting.into_iter().map(|r| r.inbound.id).collect();
-    let count = ids.len();
-    if count > 0
-        && let Ok(reservation) = state.dispatch.reserve(count)
-    {
-        reservation.dispatch(ids);
-    }
-    Ok(count)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn a_full_queue_refuses_and_frees_room_as_jobs_finish() {
-        let (queue, mut jobs) = in_process_queue(3);
-        let two = queue.reserve(2).unwrap();
-        assert_eq!(queue.depth(), 2);
-        assert_eq!(
-            queue.reserve(2).err(),
-            Some(QueueFull {
-                capacity: 3,
-                depth: 2
-            })
-        );
-        two.dispatch(vec!["a".into(), "b".into()]);
-        let a = jobs.next_job().await.unwrap();
-        assert_eq!(a.message_id, "a");
-        assert_eq!(queue.depth(), 2);
-        drop(a);
-        assert_eq!(queue.depth(), 1);
-        // A reservation dropped unused gives its room back.
-        drop(queue.reserve(2).unwrap());
-        assert_eq!(queue.depth(), 1);
-    }
 
     #[tokio::test]
     async fn subscribers_hear_deltas_then_the_end() {

@@ -22,7 +22,7 @@ pub enum Error {
     #[error(transparent)]
     Drafting(#[from] tact_drafting::Error),
     #[error(transparent)]
-    Knowledge(#[from] tact_retrieval::Error),
+    Knowledge(#[from] tact_core::KnowledgeError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

@@ -6,8 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use tact_retrieval::replies::PastReply;
-use tact_retrieval::reply_entries;
+use tact_core::LearnedReply;
 use tact_workflow::FinalReply;
 use tokio::sync::watch;
 
@@ -25,15 +24,14 @@ pub fn cite(message_id: &str) -> String {
     format!("approved-{message_id}")
 }
 
-fn past_reply(reply: &FinalReply) -> PastReply {
-    PastReply {
-        id: Some(cite(&reply.message_id)),
+fn learned(reply: &FinalReply) -> LearnedReply {
+    LearnedReply {
         brand: reply.brand.clone(),
+        cite: cite(&reply.message_id),
         channel: reply.channel.clone(),
         inbound: reply.inbound_text.clone(),
         reply: reply.final_text.clone(),
         created_at: reply.approved_at.to_rfc3339(),
-        line: 0,
     }
 }
 
@@ -71,12 +69,8 @@ async fn learn_brand(
             return Ok(());
         };
         let last_seq = last.seq;
-        let past: Vec<PastReply> = replies.iter().map(past_reply).collect();
-        let summary = state
-            .models
-            .knowledge
-            .ingest(reply_entries(SOURCE, &past), false, &|_, _| {})
-            .await?;
+        let learned: Vec<LearnedReply> = replies.iter().map(learned).collect();
+        let summary = state.models.knowledge.add_replies(SOURCE, &learned).await?;
         tracing::info!(
             brand,
             added = summary.added,

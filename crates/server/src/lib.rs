@@ -4,10 +4,11 @@
 //! tact-core's seams, the brands) and a [`ServerConfig`]. It serves the JSON API of
 //! `CONTRACT.md` under `/api/v1` (routes and OpenAPI document from one list, [`routes`]),
 //! `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json` and the web review page ([`web`]),
-//! and runs three background loops: drafting from a bounded queue with SSE streaming
-//! ([`drafting`]), delivery of approved replies by webhook ([`delivery`]) and the learning
-//! loop that feeds approved replies to the knowledge base ([`learning`]). Errors become HTTP
-//! answers in one place ([`error`]).
+//! and runs three background loops: drafting from the workflow store's bounded queue with
+//! SSE streaming ([`drafting`], [`store_queue`]), delivery of approved replies by webhook
+//! ([`delivery`]) and the learning loop that feeds approved replies to the knowledge base
+//! through tact-core's write seam ([`learning`]). Errors become HTTP answers in one place
+//! ([`error`]).
 
 pub mod api;
 pub mod config;
@@ -38,23 +39,18 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use config::{ServerConfig, WebhookSettings};
-pub use drafting::{DraftDispatch, DraftJob, JobSource, QueueFull, Reservation};
+pub use drafting::{DraftDispatch, QueueFull, Reservation};
 pub use error::{ApiError, Error, ErrorCode, Result};
 pub use state::{AppState, BrandSetup, Models, Services};
 
 /// How long background loops get to finish their work at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
 
-/// The service, ready to run.
+/// The service, ready to run. It drafts from the queue kept in the workflow store, as every
+/// `tact serve` and `tact worker` process does: there is one drafting loop.
 pub struct Server {
     state: AppState,
-    drafting: Drafting,
-}
-
-/// Where the server's drafting loop takes its jobs from.
-enum Drafting {
-    InProcess(Box<dyn JobSource>),
-    Store(store_queue::StoreDrafting),
+    drafting: store_queue::StoreDrafting,
 }
 
 impl std::fmt::Debug for Server {
@@ -64,22 +60,11 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Validates the configuration and trains the triage classifiers (about a second), with
-    /// the in-process drafting queue of `server.drafting_queue` places.
+    /// Validates the configuration and trains the triage classifiers (about a second); drafts
+    /// from the workflow store's queue under a worker name of its own
+    /// ([`store_queue::worker_name`]).
     pub async fn new(services: Services, config: ServerConfig) -> Result<Self> {
-        config.validate()?;
-        let (queue, jobs) = drafting::in_process_queue(config.drafting_queue);
-        Self::with_queue(services, config, queue, Box::new(jobs)).await
-    }
-
-    /// [`Server::new`] with another drafting queue.
-    pub async fn with_queue(
-        services: Services,
-        config: ServerConfig,
-        dispatch: Arc<dyn DraftDispatch>,
-        jobs: Box<dyn JobSource>,
-    ) -> Result<Self> {
-        Self::build(services, config, dispatch, Drafting::InProcess(jobs)).await
+        Self::with_store_queue(services, config, store_queue::worker_name()).await
     }
 
     /// [`Server::new`] drafting from the queue kept in the workflow store, under leases of
@@ -99,14 +84,14 @@ impl Server {
             poll: config.drafting_poll(),
             grace: SHUTDOWN_GRACE / 2,
         };
-        Self::build(services, config, queue, Drafting::Store(drafting)).await
+        Self::build(services, config, queue, drafting).await
     }
 
     async fn build(
         services: Services,
         config: ServerConfig,
         dispatch: Arc<dyn DraftDispatch>,
-        drafting: Drafting,
+        drafting: store_queue::StoreDrafting,
     ) -> Result<Self> {
         config.validate()?;
         if services.brands.is_empty() {
@@ -149,21 +134,7 @@ impl Server {
         let webhooks = delivery::BrandWebhooks::from_config(&state)?;
         let (stop, stopped) = watch::channel(false);
         let mut background = tokio::task::JoinSet::new();
-        match drafting {
-            Drafting::InProcess(jobs) => {
-                let requeued = drafting::requeue_received(&state).await?;
-                if requeued > 0 {
-                    tracing::info!(
-                        requeued,
-                        "messages left undrafted by the last run are queued again"
-                    );
-                }
-                background.spawn(drafting::run_drafting(state.clone(), jobs, stopped.clone()));
-            }
-            Drafting::Store(store) => {
-                background.spawn(store.run(state.clone(), stopped.clone()));
-            }
-        }
+        background.spawn(drafting.run(state.clone(), stopped.clone()));
         background.spawn(delivery::run_delivery(
             state.clone(),
             webhooks,
@@ -191,19 +162,14 @@ impl Server {
 impl Server {
     /// Drafts from the store-kept queue without serving HTTP (`tact worker`) until `shutdown`
     /// completes; drafts in progress then get the grace period and the rest go back to the
-    /// queue. Only for a server built by [`Server::with_store_queue`].
+    /// queue.
     pub async fn run_worker(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
         let Server { state, drafting } = self;
-        let Drafting::Store(store) = drafting else {
-            return Err(Error::Config(
-                "a drafting worker needs the queue kept in the workflow store".into(),
-            ));
-        };
         let (stop, stopped) = watch::channel(false);
-        let worker = tokio::spawn(store.run(state, stopped));
+        let worker = tokio::spawn(drafting.run(state, stopped));
         shutdown.await;
         let _ = stop.send(true);
         worker

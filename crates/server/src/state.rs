@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use tact_core::{Embedder, Retriever, TextGenerator};
+use tact_core::{Embedder, KnowledgeWriter, Retriever, TextGenerator};
 use tact_drafting::triage::TriageClassifier;
 use tact_drafting::{ApprovedEvidence, BrandProfile, CrisisConfig, DraftOptions};
-use tact_retrieval::KnowledgeBase;
 use tact_workflow::Workflow;
 
 use crate::config::ServerConfig;
@@ -32,7 +31,8 @@ pub struct Models {
     pub generator: Arc<dyn TextGenerator>,
     pub embedder: Arc<dyn Embedder>,
     pub retriever: Arc<dyn Retriever>,
-    pub knowledge: KnowledgeBase,
+    /// Where approved replies and edited guidelines are written (tact-core's write seam).
+    pub knowledge: Arc<dyn KnowledgeWriter>,
     /// How each message is drafted (candidates, sampling, max tokens).
     pub draft_options: DraftOptions,
 }

@@ -154,7 +154,7 @@ pub(crate) async fn build_server(
         generator,
         embedder,
         retriever,
-        knowledge: kb,
+        knowledge: Arc::new(kb),
         draft_options: draft_options(config),
     };
     let server = Server::with_store_queue(

@@ -9,3 +9,4 @@ mod embeddings;
 mod indexing;
 mod ingest;
 mod recall;
+mod writer;

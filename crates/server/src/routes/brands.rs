@@ -9,7 +9,6 @@ use chrono::{DateTime, Duration, Utc};
 use tact_core::InboundMessage;
 use tact_drafting::BrandProfile;
 use tact_drafting::crisis::{self, CrisisConfig, CrisisRadar};
-use tact_retrieval::guideline_entries;
 use tact_workflow::{MessageFilter, QueueOrder, Workflow};
 
 use crate::api::{
@@ -196,11 +195,10 @@ pub async fn put_guidelines(
             )));
         }
     };
-    let entries = guideline_entries(&id, &body.document, &body.markdown);
     if let Err(e) = state
         .models
         .knowledge
-        .ingest(entries, true, &|_, _| {})
+        .replace_guidelines(&id, &body.document, &body.markdown)
         .await
     {
         restore(&path);

@@ -148,6 +148,8 @@ const PUBLIC: [(&str, &str); 2] = [("get", "/healthz"), ("get", "/readyz")];
 #[tokio::test(flavor = "multi_thread")]
 async fn every_route_refuses_a_missing_or_under_privileged_token() {
     let h = crate::support::sqlite();
+    // It stores a message: not while another test compares the store before and after.
+    let _exclusive = h.exclusive.lock().await;
     let message = unique("auth-target");
     let inbound_message =
         tact_core::InboundMessage::from_json(inbound(&message, "x", "Where is my order?")).unwrap();

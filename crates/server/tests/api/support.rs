@@ -197,7 +197,7 @@ async fn serve(
             knowledge.clone(),
             RetrievalMode::Dense,
         )),
-        knowledge: knowledge.clone(),
+        knowledge: Arc::new(knowledge.clone()),
         draft_options: DraftOptions {
             candidates: 2,
             max_new_tokens: 24,
