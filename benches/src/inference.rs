@@ -176,7 +176,10 @@ fn main() -> anyhow::Result<()> {
     for (id, seconds) in loads {
         println!("{id}: loaded in {seconds:.2} s");
     }
-    println!("peak RSS (tact, all models in turn): {} MiB", peak_rss_kib() / 1024);
+    println!(
+        "peak RSS (tact, all models in turn): {} MiB",
+        peak_rss_kib() / 1024
+    );
     Ok(())
 }
 

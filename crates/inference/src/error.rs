@@ -9,7 +9,9 @@ pub enum Error {
     NotGguf { path: PathBuf, reason: String },
     #[error("model file {path} is truncated: {reason}")]
     Truncated { path: PathBuf, reason: String },
-    #[error("{path}: model architecture `{architecture}` is not supported (supported: llama, qwen2)")]
+    #[error(
+        "{path}: model architecture `{architecture}` is not supported (supported: llama, qwen2)"
+    )]
     UnsupportedArchitecture { path: PathBuf, architecture: String },
     #[error("{path}: {reason}")]
     BadMetadata { path: PathBuf, reason: String },

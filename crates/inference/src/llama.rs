@@ -43,7 +43,10 @@ mod tests {
         } = open();
         let mut fresh = ModelWeights::from_gguf(content, &mut reader, device).unwrap();
         fresh
-            .forward(&Tensor::new(prompt, device).unwrap().unsqueeze(0).unwrap(), 0)
+            .forward(
+                &Tensor::new(prompt, device).unwrap().unsqueeze(0).unwrap(),
+                0,
+            )
             .unwrap()
             .squeeze(0)
             .unwrap()

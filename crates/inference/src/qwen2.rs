@@ -75,7 +75,13 @@ mod tests {
             let pos = prompt.len() + i;
             let a = ours.forward(&mut cache, &[token], pos).unwrap();
             let b = reference
-                .forward(&Tensor::new(&[token], &device).unwrap().unsqueeze(0).unwrap(), pos)
+                .forward(
+                    &Tensor::new(&[token], &device)
+                        .unwrap()
+                        .unsqueeze(0)
+                        .unwrap(),
+                    pos,
+                )
                 .unwrap()
                 .squeeze(0)
                 .unwrap();

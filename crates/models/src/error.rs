@@ -35,9 +35,7 @@ pub enum Error {
         expected: String,
         actual: String,
     },
-    #[error(
-        "not enough disk space in {path}: {needed} bytes needed, {available} available"
-    )]
+    #[error("not enough disk space in {path}: {needed} bytes needed, {available} available")]
     NoSpace {
         path: PathBuf,
         needed: u64,

@@ -31,7 +31,9 @@ pub fn run(config: &Config, command: ModelsCommand) -> anyhow::Result<()> {
         ModelsCommand::Fetch => {
             let models: Vec<_> = match &config.model.chat_path {
                 _ if !config.model.from_command_line => manifest.models.iter().collect(),
-                Some(path) => anyhow::bail!("{} is a file, not a model of the manifest", path.display()),
+                Some(path) => {
+                    anyhow::bail!("{} is a file, not a model of the manifest", path.display())
+                }
                 None => vec![manifest.model(&config.model.chat)?],
             };
             for model in models {
