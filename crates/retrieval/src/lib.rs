@@ -18,8 +18,8 @@ mod keywords;
 mod knowledge_base;
 pub mod replies;
 pub mod retriever;
-mod writer;
 mod store;
+mod writer;
 
 pub use embedder::{BATCH_SIZE, MAX_TOKENS, SentenceEmbedder};
 pub use error::{Error, Result};

@@ -7,8 +7,8 @@
 //! [`StoreQueue`] is the admission side ([`DraftDispatch`]): it refuses submissions while the
 //! store holds `server.drafting_queue` jobs or more (the count is re-read from the store every
 //! poll, so it covers what other processes queued) and wakes the local worker when a message
-//! is stored. [`ServerDrafter`] drafts through [`drafting::draft_message`], the same drafting
-//! the in-process queue uses.
+//! is stored. [`ServerDrafter`] drafts through [`drafting::draft_message`]. This is the only
+//! drafting queue: `tact serve`, `tact worker` and the API tests all drain it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
