@@ -129,7 +129,7 @@ fn by_function_words(text: &str) -> Option<(Lang, usize)> {
             )
         })
         .collect();
-    hits.sort_by(|a, b| b.1.cmp(&a.1));
+    hits.sort_by_key(|h| std::cmp::Reverse(h.1));
     let (best, runner_up) = (hits[0], hits[1]);
     (best.1 >= 2 && best.1 >= runner_up.1 + 2).then_some(best)
 }

@@ -268,6 +268,8 @@ impl EvalPipeline {
         if let Some(candidate) = chosen {
             let text = candidate.text.as_str();
             checks.push(score::guidelines(case, &candidate.violations));
+            checks.push(score::grounded(&candidate.violations));
+            checks.extend(score::language(&case.text, text));
             checks.extend(score::contains(case, &case.patterns(), text));
             checks.extend(score::length(case, text));
             if let Some(reference) = &case.expect.reference {

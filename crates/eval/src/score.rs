@@ -27,10 +27,14 @@ pub enum CheckName {
     Latency,
     /// The rubric judge answered "yes" for the retrieved clauses.
     Judge,
+    /// The draft states nothing its sources do not (no `unsupported_claim`).
+    Grounded,
+    /// The draft is in the language of the message.
+    Language,
 }
 
 impl CheckName {
-    pub const ALL: [CheckName; 9] = [
+    pub const ALL: [CheckName; 11] = [
         CheckName::Guidelines,
         CheckName::Contains,
         CheckName::Length,
@@ -40,6 +44,8 @@ impl CheckName {
         CheckName::Retrieval,
         CheckName::Latency,
         CheckName::Judge,
+        CheckName::Grounded,
+        CheckName::Language,
     ];
 
     pub fn key(self) -> &'static str {
@@ -53,6 +59,8 @@ impl CheckName {
             CheckName::Retrieval => "retrieval",
             CheckName::Latency => "latency",
             CheckName::Judge => "judge",
+            CheckName::Grounded => "grounded",
+            CheckName::Language => "language",
         }
     }
 }
@@ -86,12 +94,14 @@ impl CheckResult {
 }
 
 /// Guideline checks: every violation fails unless its rule may or must fire; every rule that
-/// must fire has to. The value is the number of violations that fail the case.
+/// must fire has to. The value is the number of violations that fail the case. Unsupported
+/// claims are scored by [`grounded`], not here, unless the case names the rule.
 pub fn guidelines(case: &Case, violations: &[Violation]) -> CheckResult {
     let expect = &case.expect;
     let failing: Vec<&Violation> = violations
         .iter()
         .filter(|v| !expect.may_fire.contains(&v.rule) && !expect.must_fire.contains(&v.rule))
+        .filter(|v| v.rule != Rule::UnsupportedClaim)
         .collect();
     let missing: Vec<Rule> = expect
         .must_fire
@@ -116,6 +126,39 @@ pub fn guidelines(case: &Case, violations: &[Violation]) -> CheckResult {
             detail.join("; ")
         },
     )
+}
+
+/// Grounding: the draft passes when no claim in it is unsupported by the sources it was drafted
+/// with. The value is the number of unsupported claims; the detail lists each with its reason.
+pub fn grounded(violations: &[Violation]) -> CheckResult {
+    let unsupported: Vec<String> = violations
+        .iter()
+        .filter(|v| v.rule == Rule::UnsupportedClaim)
+        .map(|v| format!("\"{}\": {}", v.excerpt, v.message))
+        .collect();
+    CheckResult::new(
+        CheckName::Grounded,
+        unsupported.is_empty(),
+        unsupported.len() as f64,
+        if unsupported.is_empty() {
+            "every claim is stated by a source".to_owned()
+        } else {
+            format!("unsupported: {}", unsupported.join("; "))
+        },
+    )
+}
+
+/// Language: the draft is in the message's language. `None` when either text is too short to
+/// tell (see `tact_drafting::language`).
+pub fn language(message: &str, draft: &str) -> Option<CheckResult> {
+    let theirs = tact_drafting::language::detect(message)?;
+    let ours = tact_drafting::language::detect(draft)?;
+    Some(CheckResult::new(
+        CheckName::Language,
+        theirs.code == ours.code,
+        if theirs.code == ours.code { 1.0 } else { 0.0 },
+        format!("message in {}, draft in {}", theirs.name, ours.name),
+    ))
 }
 
 /// Must / must-not contain and match. The value is the share of conditions met.
@@ -359,6 +402,37 @@ mod tests {
             message: "too loud".into(),
             excerpt: "!!".into(),
         }
+    }
+
+    #[test]
+    fn unsupported_claims_fail_grounded_not_guidelines() {
+        let plain = case(r#"{"id": "a", "text": "hi"}"#);
+        let claim = Violation {
+            excerpt: "$12".into(),
+            message: "price or amount \"$12\" is in no source of this draft".into(),
+            ..violation(Rule::UnsupportedClaim)
+        };
+        assert!(guidelines(&plain, std::slice::from_ref(&claim)).passed);
+        let g = grounded(std::slice::from_ref(&claim));
+        assert!(!g.passed);
+        assert_eq!(g.value, 1.0);
+        assert!(
+            g.detail.contains("$12") && g.detail.contains("no source"),
+            "{}",
+            g.detail
+        );
+        assert!(grounded(&[violation(Rule::ExclamationRun)]).passed);
+    }
+
+    #[test]
+    fn language_compares_message_and_draft_when_both_can_be_told() {
+        let spanish = "¿Hacen envíos a Canadá? Quiero pedir café para mi hermana.";
+        let english =
+            "Not yet, sorry. We ship within the US for now, and Canada is high on the list.";
+        let miss = language(spanish, english).unwrap();
+        assert!(!miss.passed, "{}", miss.detail);
+        assert!(language(english, english).unwrap().passed);
+        assert_eq!(language("ok thx", english), None);
     }
 
     #[test]

@@ -479,6 +479,31 @@ mod tests {
     }
 
     #[test]
+    fn the_demo_pack_loads_with_its_grounding_cases() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../evals/demo/suite.toml");
+        let suite = Suite::load(&path).unwrap();
+        let grounding: Vec<&Case> = suite
+            .cases
+            .iter()
+            .filter(|c| c.tags.iter().any(|t| t == "grounding"))
+            .collect();
+        assert!(grounding.len() >= 25, "{} grounding cases", grounding.len());
+        for case in grounding {
+            let patterns = case.patterns();
+            assert!(!patterns.must_not_match.is_empty(), "{}", case.id);
+            // The reply a person would send passes the case's own fact check.
+            let reference = case.expect.reference.as_deref().expect("a reference");
+            for re in &patterns.must_not_match {
+                assert!(
+                    !re.is_match(reference),
+                    "{}: {re} matches the reference",
+                    case.id
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_minimal_case_expects_a_draft_that_passes_every_check() {
         let cases = parse(r#"{"id": "q1", "text": "Do you ship to Canada?"}"#).unwrap();
         assert_eq!(cases[0].author, "customer");

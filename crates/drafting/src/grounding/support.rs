@@ -336,7 +336,15 @@ fn class(kind: ClaimKind) -> ClaimKind {
     match kind {
         ClaimKind::Name | ClaimKind::ProperName => ClaimKind::ProperName,
         ClaimKind::Quantity | ClaimKind::Duration | ClaimKind::Date => ClaimKind::Quantity,
-        other => other,
+        ClaimKind::Link
+        | ClaimKind::Email
+        | ClaimKind::Phone
+        | ClaimKind::Money
+        | ClaimKind::Percentage
+        | ClaimKind::Identifier
+        | ClaimKind::Handle
+        | ClaimKind::Statement
+        | ClaimKind::Commitment => kind,
     }
 }
 

@@ -8,6 +8,7 @@
 mod claim_support;
 mod common;
 mod golden;
+mod grounding_cases;
 mod injection;
 mod pipeline;
 mod triage_accuracy;
