@@ -319,3 +319,60 @@ fn grounded_draft_ranks_cites_and_triages() {
         "no channel \"fax\"",
     );
 }
+
+#[test]
+fn an_admin_token_needs_no_brand_and_others_are_told_to_name_one() {
+    let home = tempfile::tempdir().unwrap();
+    let admin = tact(home.path(), &["token", "create", "--role", "admin"]);
+    assert!(admin.status.success(), "{}", stderr(&admin));
+    let secret = String::from_utf8_lossy(&admin.stdout);
+    assert!(secret.trim().len() >= 16, "no secret printed: {secret:?}");
+    assert!(stderr(&admin).contains("created admin token"));
+
+    let agent = tact(home.path(), &["token", "create", "--role", "agent"]);
+    assert_clear_error(&agent, "--brand '*'");
+}
+
+#[test]
+fn ingesting_replies_fails_on_bad_rows_unless_told_to_skip_them() {
+    let home = home_with_models();
+    let file = home.path().join("replies.jsonl");
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"channel": "x", "inbound": "where is my order", "reply": "DM us your order number!", "created_at": "2026-01-01T00:00:00Z"}"#,
+            "\n",
+            r#"{"channel": "x", "inbound": "no reply field here", "created_at": "2026-01-01T00:00:00Z"}"#,
+            "\n",
+            r#"{"channel": "x", "reply": "no inbound field here", "created_at": "2026-01-01T00:00:00Z"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let strict = tact(home.path(), &["ingest", "replies", "--brand", "acme", path]);
+    assert_clear_error(&strict, "--skip-invalid");
+    let err = stderr(&strict);
+    assert!(err.contains("line 2") && err.contains("line 3"), "{err}");
+    assert!(err.contains("nothing written"), "{err}");
+
+    let search = ["search", "--brand", "acme", "--json", "where is my order"];
+    let before = tact(home.path(), &search);
+    assert!(before.status.success(), "{}", stderr(&before));
+    assert!(String::from_utf8_lossy(&before.stdout).trim().is_empty());
+
+    let skipped = tact(
+        home.path(),
+        &[
+            "ingest",
+            "replies",
+            "--brand",
+            "acme",
+            "--skip-invalid",
+            path,
+        ],
+    );
+    assert!(skipped.status.success(), "{}", stderr(&skipped));
+    let after = tact(home.path(), &search);
+    assert!(String::from_utf8_lossy(&after.stdout).contains("DM us your order number"));
+}

@@ -17,9 +17,9 @@ pub enum Error {
     /// A file that cannot be ingested at all (as opposed to one bad row in it).
     #[error("{path}: {reason}")]
     BadFile { path: PathBuf, reason: String },
-    /// `--strict` ingest found bad rows; nothing was written.
-    #[error("{count} bad row(s), nothing written; first: {first}")]
-    Rejected { count: usize, first: String },
+    /// A strict ingest found bad rows; nothing was written. `rows` names every one.
+    #[error("{count} bad row(s), nothing written: {rows}")]
+    Rejected { count: usize, rows: String },
     #[error("invalid store configuration: {0}")]
     Config(String),
 }

@@ -120,7 +120,12 @@ impl KnowledgeBase {
         if strict && !parsed.rejected.is_empty() {
             return Err(Error::Rejected {
                 count: parsed.rejected.len(),
-                first: parsed.rejected[0].to_string(),
+                rows: parsed
+                    .rejected
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
             });
         }
         let source = path

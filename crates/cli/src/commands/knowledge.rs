@@ -27,13 +27,17 @@ pub enum IngestCommand {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
-    /// Store past approved replies from a CSV or JSONL file.
+    /// Store past approved replies from a CSV or JSONL file. A bad row fails the whole
+    /// ingest (nothing is written) unless `--skip-invalid` is given.
     Replies {
         #[arg(long)]
         brand: String,
         file: PathBuf,
-        /// Abort without writing anything if any row is bad.
-        #[arg(long)]
+        /// Store the good rows and report the bad ones instead of failing.
+        #[arg(long, conflicts_with = "strict")]
+        skip_invalid: bool,
+        /// The default since bad rows fail the ingest; kept so older scripts still run.
+        #[arg(long, hide = true)]
         strict: bool,
     },
 }
@@ -94,12 +98,18 @@ pub fn ingest(config: &Config, command: IngestCommand) -> anyhow::Result<()> {
             IngestCommand::Replies {
                 brand,
                 file,
-                strict,
+                skip_invalid,
+                strict: _,
             } => {
                 check_brand(&brand)?;
-                kb.ingest_replies(&brand, &file, strict, &progress)
+                kb.ingest_replies(&brand, &file, !skip_invalid, &progress)
                     .await
-                    .with_context(|| format!("ingesting {}", file.display()))?
+                    .with_context(|| {
+                        format!(
+                            "ingesting {} (--skip-invalid stores the good rows)",
+                            file.display()
+                        )
+                    })?
             }
         };
         bar.finish_and_clear();

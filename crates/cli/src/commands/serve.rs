@@ -41,8 +41,9 @@ pub enum TokenCommand {
         /// agent, approver or admin.
         #[arg(long)]
         role: String,
-        /// Brand id the token may act for (repeat for more); `*` for all.
-        #[arg(long = "brand", required = true)]
+        /// Brand id the token may act for (repeat for more); `*` for all. Required for agent
+        /// and approver tokens; an admin token without it acts for every brand.
+        #[arg(long = "brand")]
         brands: Vec<String>,
         /// Who or what the token is for (shown in the audit log).
         #[arg(long)]
@@ -180,7 +181,12 @@ pub fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
             let role = Role::parse(&role).with_context(|| {
                 format!("--role must be agent, approver or admin, got {role:?}")
             })?;
-            let scope = if brands.iter().any(|b| b == "*") {
+            anyhow::ensure!(
+                !brands.is_empty() || role == Role::Admin,
+                "an {} token needs --brand BRAND (repeat it for more brands, or --brand '*' for all)",
+                role.as_str()
+            );
+            let scope = if brands.is_empty() || brands.iter().any(|b| b == "*") {
                 BrandScope::All
             } else {
                 BrandScope::Only(brands)
