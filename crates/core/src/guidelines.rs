@@ -154,10 +154,10 @@ fn join_block(lines: &[&str]) -> String {
     let mut text = String::new();
     for (i, line) in lines.iter().enumerate() {
         let mut line = line.trim();
-        if i == 0 {
-            if let Some(len) = list_marker(line) {
-                line = line[len..].trim_start();
-            }
+        if i == 0
+            && let Some(len) = list_marker(line)
+        {
+            line = line[len..].trim_start();
         }
         if line.is_empty() {
             continue;

@@ -106,7 +106,7 @@ impl Encoder {
             vb.pp("bert")
         };
         let hidden = config.hidden_size;
-        if hidden % config.num_attention_heads != 0 {
+        if !hidden.is_multiple_of(config.num_attention_heads) {
             candle_core::bail!(
                 "hidden size {hidden} is not a multiple of {} heads",
                 config.num_attention_heads

@@ -155,12 +155,11 @@ impl RawRecord {
             .as_deref()
             .map(str::trim)
             .filter(|b| !b.is_empty())
+            && own != brand
         {
-            if own != brand {
-                return Err(format!(
-                    "brand {own:?} is not the brand being imported ({brand:?})"
-                ));
-            }
+            return Err(format!(
+                "brand {own:?} is not the brand being imported ({brand:?})"
+            ));
         }
         Ok(PastReply {
             id: self

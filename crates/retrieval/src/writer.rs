@@ -15,7 +15,11 @@ use crate::replies::PastReply;
 fn seam_error(error: Error) -> KnowledgeError {
     match error {
         Error::Knowledge(e) => e,
-        other => KnowledgeError::Store(other.to_string()),
+        other @ (Error::ModelLoad { .. }
+        | Error::Read { .. }
+        | Error::BadFile { .. }
+        | Error::Rejected { .. }
+        | Error::Config(_)) => KnowledgeError::Store(other.to_string()),
     }
 }
 

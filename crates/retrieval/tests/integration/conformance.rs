@@ -9,7 +9,7 @@ use tact_retrieval::{ClusterConfig, ClusterStore, EmbeddedStore};
 const DIM: usize = 8;
 
 fn unit(direction: &[f32]) -> Vec<f32> {
-    let mut v = vec![0.0; DIM];
+    let mut v = [0.0; DIM];
     v[..direction.len()].copy_from_slice(direction);
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     v.iter().map(|x| x / norm).collect()

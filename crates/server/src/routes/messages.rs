@@ -59,7 +59,12 @@ fn parse_submission(body: Value) -> ApiResult<Vec<InboundMessage>> {
                 }
             }
         }
-        other => {
+        other @ (Value::Null
+        | Value::Bool(_)
+        | Value::Number(_)
+        | Value::String(_)
+        | Value::Array(_)
+        | Value::Object(_)) => {
             let message = InboundMessage::from_json(other)
                 .map_err(|e| ApiError::invalid(format!("invalid message: {e}")))?;
             return Ok(vec![message]);

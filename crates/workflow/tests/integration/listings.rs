@@ -151,7 +151,7 @@ pub async fn recent_audit_is_newest_first_within_the_brands(wf: Workflow) -> any
     for id in ["m-1", "m-2", "m-3"] {
         everything.extend(wf.store().audit_log(id).await?);
     }
-    everything.sort_by(|a, b| b.seq.cmp(&a.seq));
+    everything.sort_by_key(|e| std::cmp::Reverse(e.seq));
     assert_eq!(everything.len(), 8);
 
     let store = wf.store();
