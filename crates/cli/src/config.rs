@@ -66,6 +66,9 @@ pub struct EngineSection {
     /// collapses (measured: 12 tokens/s with 2 threads vs 28 with 1 under a busy machine).
     /// 1 degrades gracefully on a shared machine; raise it on dedicated cores.
     pub decode_threads: usize,
+    /// MiB of attention state kept for prompt reuse (the same prompt again, or the brand part
+    /// of the system prompt shared by every message of a brand and channel); 0 turns it off.
+    pub prompt_cache_mib: usize,
 }
 
 impl Default for EngineSection {
@@ -75,6 +78,7 @@ impl Default for EngineSection {
             queue_capacity: d.queue_capacity,
             max_active: d.max_active,
             decode_threads: 1,
+            prompt_cache_mib: d.prefix_cache_bytes >> 20,
         }
     }
 }
@@ -164,7 +168,7 @@ impl Config {
                 .map(|m| m.id.as_str())
                 .collect();
             anyhow::bail!(
-                "--model {model}: neither a chat model of the manifest ({}) nor a file",
+                "--model {model}: not found: neither a file nor a chat model of the manifest ({})",
                 ids.join(", ")
             );
         }

@@ -46,6 +46,10 @@ pub struct GenerationStats {
     pub time_to_first_token: Option<Duration>,
     /// Token-by-token generation time, after prefill.
     pub decode: Duration,
+    /// The most sequences this one was decoded together with in one step, itself included
+    /// (1: it was decoded alone).
+    #[serde(default)]
+    pub max_batch: usize,
 }
 
 impl GenerationStats {

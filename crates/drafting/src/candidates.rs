@@ -60,6 +60,10 @@ pub fn rank(candidates: &mut Vec<Candidate>) {
         above.extend(below);
         *candidates = above;
     }
+    // The same text twice (two seeds that agree, or a model copying the past reply) is shown
+    // once, where it ranks best.
+    let mut seen = std::collections::HashSet::new();
+    candidates.retain(|c| seen.insert(crate::text::normalized(&c.text)));
     for (i, c) in candidates.iter_mut().enumerate() {
         c.rank = i + 1;
     }
@@ -127,8 +131,8 @@ mod tests {
     fn candidate(origin: Origin, violations: Vec<Violation>, rel: f32, close: f32) -> Candidate {
         Candidate {
             rank: 0,
+            text: format!("reply from {origin:?}"),
             origin,
-            text: String::new(),
             changes: vec![],
             score: Score::new(&violations, rel, close),
             violations,
@@ -222,6 +226,25 @@ mod tests {
             cs.iter().map(|c| c.rank).collect::<Vec<_>>(),
             [1, 2, 3, 4, 5]
         );
+    }
+
+    #[test]
+    fn the_same_text_is_shown_once_where_it_ranks_best() {
+        let same = |origin, rel| {
+            let mut c = candidate(origin, vec![], rel, 0.5);
+            c.text = "Not yet, sorry. We ship within the US for now.".into();
+            c
+        };
+        let mut cs = vec![
+            same(generated(1), 0.7),
+            candidate(generated(2), vec![], 0.4, 0.4),
+            same(adapted(), 0.6),
+            same(generated(3), 0.9),
+        ];
+        cs[0].text = "not yet,  sorry. We ship within the US for now".into();
+        rank(&mut cs);
+        assert_eq!(seeds(&cs), [Some(3), Some(2)]);
+        assert_eq!(cs.iter().map(|c| c.rank).collect::<Vec<_>>(), [1, 2]);
     }
 
     #[test]

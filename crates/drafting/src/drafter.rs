@@ -47,7 +47,8 @@ pub struct DraftOptions {
     pub candidates: usize,
     /// Candidate `i` samples with seed `seed + i`.
     pub seed: u64,
-    /// Candidate `i` samples at `temperature + 0.15 · i`; 0 decodes every candidate greedily.
+    /// Candidate `i` samples at `temperature + 0.15 · i`; 0 decodes greedily, which gives
+    /// one generated candidate whatever `candidates` says (every seed would write the same).
     pub temperature: f64,
     pub top_k: usize,
     pub top_p: f64,
@@ -405,14 +406,14 @@ impl Drafter {
         self.parts.retriever.retrieve(filter, text, limit).await
     }
 
-    /// Queues every candidate at once (the engine interleaves them) and collects them.
+    /// Queues every candidate at once (the engine decodes them together) and collects them.
     async fn generate(
         &self,
         prompt: &Prompt,
         options: &DraftOptions,
     ) -> Result<Vec<(Origin, GenerationInfo)>> {
         let mut streams = Vec::new();
-        for i in 0..options.candidates {
+        for i in 0..generated_count(options) {
             let sampling = sampling(options, i);
             let origin = Origin::Generated {
                 seed: sampling.seed,
@@ -652,6 +653,16 @@ fn validate(
         ));
     }
     Ok(())
+}
+
+/// Candidates to generate: greedy decoding gives every seed the same text, so it generates
+/// one.
+fn generated_count(options: &DraftOptions) -> usize {
+    if options.temperature == 0.0 {
+        options.candidates.min(1)
+    } else {
+        options.candidates
+    }
 }
 
 fn sampling(options: &DraftOptions, index: usize) -> SamplingParams {

@@ -166,6 +166,7 @@ mod tests {
             queued: Duration::ZERO,
             prefill: Duration::ZERO,
             time_to_first_token: None,
+            max_batch: 1,
             decode: Duration::ZERO,
         };
         tx.send(GenerationEvent::Done {

@@ -28,4 +28,4 @@ pub use judge::RubricJudge;
 pub use report::{Comparison, GateOutcome, Report, RunInfo, Summary};
 pub use runner::{CaseResult, EvalPipeline, Progress, Silent};
 pub use score::{CheckName, CheckResult};
-pub use suite::{Case, Gate, Suite, SuiteFile};
+pub use suite::{Case, DraftChoice, Gate, Suite, SuiteFile};

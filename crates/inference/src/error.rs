@@ -31,6 +31,9 @@ pub enum Error {
     EmptyConversation,
     #[error("model: {0}")]
     Candle(#[from] candle_core::Error),
+    /// A batched decoding step failed for every sequence in it.
+    #[error("decoding step: {0}")]
+    Decode(String),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

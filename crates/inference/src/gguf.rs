@@ -20,14 +20,17 @@ pub struct GgufFile {
 
 impl GgufFile {
     pub fn open(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::NotFound {
-                path: path.to_owned(),
-            },
-            _ => Error::Io {
-                path: path.to_owned(),
-                source: e,
-            },
+        let file = File::open(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::NotFound {
+                    path: path.to_owned(),
+                }
+            } else {
+                Error::Io {
+                    path: path.to_owned(),
+                    source: e,
+                }
+            }
         })?;
         let file_len = file.metadata().map_err(Error::io(path))?.len();
         let mut reader = BufReader::new(file);

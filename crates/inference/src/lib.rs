@@ -26,6 +26,7 @@ pub use engine::{Engine, EngineConfig};
 pub use error::{Error, Result};
 pub use gguf::GgufFile;
 pub use model::{Architecture, ChatModel, LoadOptions, QuantFormat};
+pub use prefix::PrefixStats;
 pub use requantize::requantized_path;
 pub use sequence::ROLE_STOPS;
 pub use stop::StopMatcher;

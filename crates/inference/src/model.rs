@@ -107,6 +107,17 @@ impl Weights {
     ) -> Result<Tensor> {
         self.0.forward(cache, tokens, index_pos)
     }
+
+    /// One decoding step of several sequences: logits (B, vocab), row `i` for `tokens[i]` at
+    /// `positions[i]` in `caches[i]`.
+    pub(crate) fn forward_batch(
+        &self,
+        caches: &mut [&mut SequenceCache],
+        tokens: &[u32],
+        positions: &[usize],
+    ) -> Result<Tensor> {
+        self.0.forward_batch(caches, tokens, positions)
+    }
 }
 
 /// A loaded chat model: weights, tokenizer and chat template.

@@ -1,9 +1,18 @@
-//! Prompt reuse. The candidates of one draft are generated from the same prompt with
-//! different sampling seeds; the first to process it keeps its attention state and the logits
-//! of its last position, and the others start from a copy instead of processing the prompt
-//! again. Only whole prompts are reused, so a reused prompt gives exactly the logits and cache
-//! that processing it would (partial reuse would run the rest of the prompt in different
-//! chunks, through different kernels, and change results in the last bits).
+//! Prompt reuse across requests. Every processed prompt's attention state is kept (newest
+//! first, within a byte budget); a new prompt starts from the longest beginning it shares with
+//! one of them instead of processing it again:
+//!
+//! - the same prompt again (the candidates of one draft, drawn with different seeds) reuses
+//!   all of it, with the logits of its last position: exactly what processing it would give;
+//! - a prompt of the same brand and channel shares the system prompt's brand part (voice,
+//!   channel rules, the grounding rules) with the last one: those positions are copied and only
+//!   the rest (clauses, examples, the message) is processed. Positions depend only on the
+//!   tokens before them, so this is the same computation; the rest is processed in different
+//!   chunks than a cold prompt would be, which can change the last bits of a logit.
+//!
+//! Nothing needs invalidating: entries are keyed by their tokens, so when a brand's profile or
+//! guidelines change, its prompts change, and the old state matches only as far as the old
+//! and new text agree. Stale entries age out of the budget.
 
 use std::collections::VecDeque;
 
@@ -15,59 +24,130 @@ use crate::model::SequenceCache;
 pub(crate) struct PrefixCache {
     entries: VecDeque<Entry>,
     capacity: usize,
+    budget_bytes: usize,
+    stats: PrefixStats,
 }
 
 struct Entry {
     tokens: Vec<u32>,
     cache: SequenceCache,
     logits: Tensor,
+    bytes: usize,
 }
 
-/// Prompts shorter than this are cheaper to process than to keep.
+/// What the cache holds and how often it helped, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PrefixStats {
+    pub entries: usize,
+    pub bytes: usize,
+    /// Lookups that reused a whole prompt.
+    pub whole_hits: u64,
+    /// Lookups that reused a beginning of the prompt.
+    pub prefix_hits: u64,
+    pub misses: u64,
+    /// Prompt tokens that were not processed thanks to reuse.
+    pub reused_tokens: u64,
+}
+
+/// A prompt's reusable state.
+pub(crate) struct Reused {
+    pub(crate) cache: SequenceCache,
+    /// Positions `0..len` are in `cache`.
+    pub(crate) len: usize,
+    /// The last position's logits, when the whole prompt was found.
+    pub(crate) logits: Option<Tensor>,
+}
+
+/// Prompts (and shared beginnings) shorter than this are cheaper to process than to copy.
 const MIN_TOKENS: usize = 32;
 
 impl PrefixCache {
-    /// Keeps at most `capacity` prompts (0 turns reuse off).
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// Keeps at most `capacity` prompts within `budget_bytes` of attention state (0 turns
+    /// reuse off).
+    pub(crate) fn new(capacity: usize, budget_bytes: usize) -> Self {
         Self {
             entries: VecDeque::with_capacity(capacity),
             capacity,
+            budget_bytes,
+            stats: PrefixStats::default(),
         }
     }
 
     pub(crate) fn enabled(&self) -> bool {
-        self.capacity > 0
+        self.capacity > 0 && self.budget_bytes > 0
+    }
+
+    pub(crate) fn stats(&self) -> PrefixStats {
+        self.stats
     }
 
     /// Whether a sequence with `prompt` should wait for one that is processing `other`, to
-    /// reuse its work.
+    /// reuse all of its work.
     pub(crate) fn worth_waiting(&self, prompt: &[u32], other: &[u32]) -> bool {
         self.enabled() && prompt.len() >= MIN_TOKENS && prompt == other
     }
 
-    /// The state after `prompt`, when it was processed recently: an independent copy of the
-    /// cache and the logits of its last position.
-    pub(crate) fn lookup(&mut self, prompt: &[u32]) -> Option<(SequenceCache, Tensor)> {
-        let index = self.entries.iter().position(|e| e.tokens == prompt)?;
+    /// The state after the longest beginning of `prompt` held here (at least [`MIN_TOKENS`]),
+    /// as an independent copy.
+    pub(crate) fn lookup(&mut self, prompt: &[u32]) -> Option<Reused> {
+        if !self.enabled() || prompt.len() < MIN_TOKENS {
+            return None;
+        }
+        let (index, shared) = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (i, common_prefix(&e.tokens, prompt)))
+            .max_by_key(|&(i, shared)| (shared, std::cmp::Reverse(i)))?;
+        let whole = shared == prompt.len() && self.entries[index].tokens.len() == prompt.len();
+        // A prompt that is a strict beginning of a kept one still needs its last position's
+        // logits: process at least that position.
+        let len = if whole {
+            shared
+        } else {
+            shared.min(prompt.len() - 1)
+        };
+        if len < MIN_TOKENS {
+            self.stats.misses += 1;
+            return None;
+        }
         let entry = self.entries.remove(index)?;
-        let found = match entry.cache.prefix(prompt.len()) {
-            Ok(cache) => Some((cache, entry.logits.clone())),
+        let found = match entry.cache.prefix(len) {
+            Ok(cache) => Some(Reused {
+                cache,
+                len,
+                logits: whole.then(|| entry.logits.clone()),
+            }),
             Err(err) => {
                 tracing::warn!(%err, "could not copy a processed prompt; processing it again");
                 None
             }
         };
         self.entries.push_front(entry);
+        match &found {
+            Some(r) if r.logits.is_some() => self.stats.whole_hits += 1,
+            Some(_) => self.stats.prefix_hits += 1,
+            None => self.stats.misses += 1,
+        }
+        if let Some(r) = &found {
+            self.stats.reused_tokens += r.len as u64;
+        }
         found
     }
 
     /// Remembers the state after `tokens`: `cache` must hold exactly their positions and
-    /// `logits` be those of the last one.
+    /// `logits` be those of the last one. The oldest entries leave to stay within the budget.
     pub(crate) fn insert(&mut self, tokens: &[u32], cache: &SequenceCache, logits: &Tensor) {
         if !self.enabled() || tokens.len() < MIN_TOKENS || cache.len() != tokens.len() {
             return;
         }
-        if self.entries.iter().any(|e| e.tokens == tokens) {
+        if let Some(i) = self.entries.iter().position(|e| e.tokens == tokens) {
+            let entry = self.entries.remove(i).expect("found above");
+            self.entries.push_front(entry);
+            return;
+        }
+        let bytes = cache.bytes();
+        if bytes > self.budget_bytes {
             return;
         }
         let copy = match cache.prefix(tokens.len()) {
@@ -81,7 +161,18 @@ impl PrefixCache {
             tokens: tokens.to_vec(),
             cache: copy,
             logits: logits.clone(),
+            bytes,
         });
-        self.entries.truncate(self.capacity);
+        while self.entries.len() > self.capacity
+            || self.entries.iter().map(|e| e.bytes).sum::<usize>() > self.budget_bytes
+        {
+            self.entries.pop_back();
+        }
+        self.stats.entries = self.entries.len();
+        self.stats.bytes = self.entries.iter().map(|e| e.bytes).sum();
     }
+}
+
+fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }

@@ -68,10 +68,10 @@ pub(crate) fn load_requantized(
     }
     let derived = requantized_path(&source.path, dtype, dir);
     let expected = fingerprint(&source.path)?;
-    if let Ok(existing) = GgufFile::open(&derived) {
-        if existing.string(DERIVED_FROM_KEY).ok() == Some(expected.as_str()) {
-            return Ok(existing);
-        }
+    if let Ok(existing) = GgufFile::open(&derived)
+        && existing.string(DERIVED_FROM_KEY).ok() == Some(expected.as_str())
+    {
+        return Ok(existing);
     }
     let started = std::time::Instant::now();
     let source_path = source.path.clone();

@@ -1,7 +1,8 @@
 //! One generation in progress: its own KV cache, sampler, detokenizer and stop matcher.
 //!
-//! The engine advances each active sequence one step at a time (a prefill chunk or one
-//! token), so concurrent requests share the model fairly and never share state.
+//! The engine advances each active sequence one step at a time: a chunk of its prompt
+//! ([`Sequence::step`]), or one token decoded together with every other decoding sequence
+//! ([`Sequence::accept`] takes its row of the batch's logits). Sequences never share state.
 
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,7 @@ pub(crate) struct Sequence {
     prefill: Duration,
     decode: Duration,
     first_token: Option<Duration>,
+    max_batch: usize,
 }
 
 /// What one step did.
@@ -103,6 +105,7 @@ impl Sequence {
             prefill: Duration::ZERO,
             decode: Duration::ZERO,
             first_token: None,
+            max_batch: 1,
         }
     }
 
@@ -111,8 +114,15 @@ impl Sequence {
         self.events.is_closed()
     }
 
+    /// Processes the next chunk of the prompt (or takes it from `prefixes`); once the prompt is
+    /// done, samples the first token.
     pub(crate) fn step(&mut self, model: &ChatModel, prefixes: &mut PrefixCache) -> Step {
-        match self.try_step(model, prefixes) {
+        let outcome = self.try_step(model, prefixes);
+        self.settle(outcome)
+    }
+
+    fn settle(&mut self, outcome: Result<Step>) -> Step {
+        match outcome {
             Ok(step) => step,
             Err(err) => {
                 tracing::error!(%err, "generation failed");
@@ -136,50 +146,79 @@ impl Sequence {
         self.looked_up && self.prefilled < self.prompt.len()
     }
 
+    /// Has sampled a token that the model has not seen yet: ready for a decoding step.
+    pub(crate) fn is_decoding(&self) -> bool {
+        !self.generated.is_empty()
+    }
+
+    /// The token to feed next and its position.
+    pub(crate) fn decode_input(&self) -> (u32, usize) {
+        let last = *self
+            .generated
+            .last()
+            .expect("decoding starts after the first sampled token");
+        (last, self.prompt.len() + self.generated.len() - 1)
+    }
+
+    pub(crate) fn cache_mut(&mut self) -> &mut SequenceCache {
+        &mut self.cache
+    }
+
+    /// Takes the logits of a decoding step that ran for this sequence in a batch of `batch`
+    /// sequences (which took `elapsed`) and samples the next token.
+    pub(crate) fn accept(
+        &mut self,
+        model: &ChatModel,
+        logits: std::result::Result<Tensor, String>,
+        batch: usize,
+        elapsed: Duration,
+    ) -> Step {
+        self.decode += elapsed;
+        self.max_batch = self.max_batch.max(batch);
+        let outcome = match logits {
+            Ok(logits) => self.after_logits(model, &logits),
+            Err(err) => Err(crate::error::Error::Decode(err)),
+        };
+        self.settle(outcome)
+    }
+
     pub(crate) fn prompt(&self) -> &[u32] {
         &self.prompt
     }
 
     fn try_step(&mut self, model: &ChatModel, prefixes: &mut PrefixCache) -> Result<Step> {
         let started = Instant::now();
-        let reused = if self.looked_up {
-            None
-        } else {
+        if !self.looked_up {
             self.looked_up = true;
-            prefixes.lookup(&self.prompt)
-        };
-        let logits = if let Some((cache, logits)) = reused {
-            self.cache = cache;
-            self.prefilled = self.prompt.len();
-            self.reused = self.prompt.len();
-            self.prefill += started.elapsed();
-            logits
-        } else if self.prefilled < self.prompt.len() {
-            let end = (self.prefilled + PREFILL_CHUNK).min(self.prompt.len());
-            let logits = model.weights.forward(
-                &mut self.cache,
-                &self.prompt[self.prefilled..end],
-                self.prefilled,
-            )?;
-            self.prefilled = end;
-            self.prefill += started.elapsed();
-            if self.prefilled < self.prompt.len() {
-                return Ok(Step::Continue);
+            if let Some(reused) = prefixes.lookup(&self.prompt) {
+                self.cache = reused.cache;
+                self.prefilled = reused.len;
+                self.reused = reused.len;
+                if let Some(logits) = reused.logits {
+                    self.prefill += started.elapsed();
+                    return self.after_logits(model, &logits);
+                }
             }
-            prefixes.insert(&self.prompt, &self.cache, &logits);
-            logits
-        } else {
-            let last = *self
-                .generated
-                .last()
-                .expect("decoding starts after the first sampled token");
-            let position = self.prompt.len() + self.generated.len() - 1;
-            let logits = model.weights.forward(&mut self.cache, &[last], position)?;
-            self.decode += started.elapsed();
-            logits
-        };
+        }
+        let end = (self.prefilled + PREFILL_CHUNK).min(self.prompt.len());
+        let logits = model.weights.forward(
+            &mut self.cache,
+            &self.prompt[self.prefilled..end],
+            self.prefilled,
+        )?;
+        self.prefilled = end;
+        self.prefill += started.elapsed();
+        if self.prefilled < self.prompt.len() {
+            return Ok(Step::Continue);
+        }
+        prefixes.insert(&self.prompt, &self.cache, &logits);
+        self.after_logits(model, &logits)
+    }
+
+    /// Samples a token from `logits`, streams its text and decides whether the reply is over.
+    fn after_logits(&mut self, model: &ChatModel, logits: &Tensor) -> Result<Step> {
         let sample_started = Instant::now();
-        let token = self.sample(&logits, model.tokenizer.special_ids())?;
+        let token = self.sample(logits, model.tokenizer.special_ids())?;
         self.decode += sample_started.elapsed();
         if model.tokenizer.is_special(token) {
             return self.finish(&model.tokenizer, FinishReason::EndOfTurn);
@@ -282,6 +321,7 @@ impl Sequence {
             prefill: self.prefill,
             time_to_first_token: self.first_token,
             decode: self.decode,
+            max_batch: self.max_batch,
         };
         let text = self.stop.text().to_owned();
         let tokens = std::mem::take(&mut self.generated);

@@ -79,8 +79,8 @@ impl Hyper {
         if n_head == 0
             || n_kv_head == 0
             || rope_dim != head_dim
-            || n_head % n_kv_head != 0
-            || embedding_length % n_head != 0
+            || !n_head.is_multiple_of(n_kv_head)
+            || !embedding_length.is_multiple_of(n_head)
         {
             return Err(gguf.bad(format!("unsupported {arch} shape: embedding length {embedding_length}, rope dimension {rope_dim}, {n_head} heads over {n_kv_head} KV heads")));
         }
@@ -129,11 +129,13 @@ impl Linear {
         })
     }
 
-    /// `x`: (rows, in) → (rows, out).
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    /// `x`: (rows, in) → (rows, out). `prompt`: the rows are positions of one prompt, which
+    /// may use the dense weights; the rows of a decoding batch always use the quantized ones
+    /// (reading 4 bytes per weight for a few rows would cost more than it saves).
+    fn forward(&self, x: &Tensor, prompt: bool) -> Result<Tensor> {
         let rows = x.dim(0)?;
         match &self.dense {
-            Some(w) if rows >= DENSE_MIN_ROWS => {
+            Some(w) if prompt && rows >= DENSE_MIN_ROWS => {
                 Ok(x.to_dtype(w.dtype())?.matmul(w)?.to_dtype(DType::F32)?)
             }
             Some(_) | None => Ok(self.quantized.forward(x)?),
@@ -184,13 +186,13 @@ impl Projection {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, prompt: bool) -> Result<Tensor> {
         let out = match self.groups.as_slice() {
-            [one] => one.forward(x)?,
+            [one] => one.forward(x, prompt)?,
             many => {
                 let outs = many
                     .iter()
-                    .map(|g| g.forward(x))
+                    .map(|g| g.forward(x, prompt))
                     .collect::<Result<Vec<_>>>()?;
                 Tensor::cat(&outs, 1)?
             }
@@ -281,6 +283,20 @@ impl Cache {
         self.layers.first().map_or(0, KvCache::current_seq_len)
     }
 
+    /// Bytes of attention state held (K and V of every layer).
+    pub(crate) fn bytes(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|kv| match (kv.k(), kv.v()) {
+                (Ok(Some(k)), Ok(Some(v))) => {
+                    (k.elem_count() * k.dtype().size_in_bytes())
+                        + (v.elem_count() * v.dtype().size_in_bytes())
+                }
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// A copy of the first `len` positions that shares no storage with `self`. (A plain
     /// `clone` would share it, and the cache writes new positions in place.)
     pub(crate) fn prefix(&self, len: usize) -> Result<Self> {
@@ -325,7 +341,7 @@ impl Transformer {
         let dense_dtype = match dense_dtype {
             Some(dtype) if layer_params * dtype.size_in_bytes() > DENSE_PREFILL_MAX_BYTES => {
                 tracing::info!(
-                    dense_mib = layer_params * dtype.size_in_bytes() >> 20,
+                    dense_mib = (layer_params * dtype.size_in_bytes()) >> 20,
                     "dense prefill weights would exceed their budget: prefill uses the quantized weights"
                 );
                 None
@@ -421,36 +437,93 @@ impl Transformer {
         };
         let cos = self.cos.narrow(0, pos, t)?;
         let sin = self.sin.narrow(0, pos, t)?;
-        let (n_head, n_kv_head) = (self.hyper.n_head, self.hyper.n_kv_head);
-        let (q_dim, kv_dim) = (n_head * self.head_dim, n_kv_head * self.head_dim);
         let eps = self.hyper.eps as f32;
         for (layer, kv) in self.layers.iter().zip(cache.layers.iter_mut()) {
             let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, eps)?;
-            let qkv = layer.qkv.forward(&h)?;
-            let heads = |start: usize, len: usize, n: usize| -> Result<Tensor> {
-                Ok(qkv
-                    .narrow(1, start, len)?
-                    .reshape((t, n, self.head_dim))?
-                    .transpose(0, 1)?
-                    .contiguous()?)
-            };
-            let q = self.rope(&heads(0, q_dim, n_head)?, &cos, &sin)?;
-            let k = self.rope(&heads(q_dim, kv_dim, n_kv_head)?, &cos, &sin)?;
-            let v = heads(q_dim + kv_dim, kv_dim, n_kv_head)?;
-            let (k, v) = kv.append(&k, &v)?;
-            let attn = self.attention(&q, &k, &v, mask.as_ref(), t)?;
-            x = (x + layer.wo.forward(&attn)?)?;
-
-            let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, eps)?;
-            let gate_up = layer.gate_up.forward(&h)?;
-            let ffn = layer.gate_up.out_features / 2;
-            let act = (candle_nn::ops::silu(&gate_up.narrow(1, 0, ffn)?)?
-                * gate_up.narrow(1, ffn, ffn)?)?;
-            x = (x + layer.down.forward(&act)?)?;
+            let qkv = layer.qkv.forward(&h, true)?;
+            let attn = self.attend(&qkv, kv, &cos, &sin, mask.as_ref())?;
+            x = (x + layer.wo.forward(&attn, true)?)?;
+            x = (&x + self.feed_forward(layer, &x, true)?)?;
         }
         let last = x.narrow(0, t - 1, 1)?;
         let last = candle_nn::ops::rms_norm(&last, &self.norm, eps)?;
-        Ok(self.output.forward(&last)?.squeeze(0)?)
+        Ok(self.output.forward(&last, false)?.squeeze(0)?)
+    }
+
+    /// One decoding step of several sequences together: sequence `i` feeds `tokens[i]` at
+    /// `positions[i]` into `caches[i]`. The matrix products take all rows at once, so each
+    /// weight is read once per step for the whole batch; rotary embeddings and attention run
+    /// per sequence on its own cache. Row `i` of the result is what [`Self::forward`] gives
+    /// for that sequence alone (the same kernels see the same rows).
+    pub(crate) fn forward_batch(
+        &self,
+        caches: &mut [&mut Cache],
+        tokens: &[u32],
+        positions: &[usize],
+    ) -> Result<Tensor> {
+        let device = self.norm.device();
+        let b = tokens.len();
+        debug_assert!(caches.len() == b && positions.len() == b);
+        let mut x = self.embeddings.lookup(tokens, device)?;
+        let rotary = positions
+            .iter()
+            .map(|&p| Ok((self.cos.narrow(0, p, 1)?, self.sin.narrow(0, p, 1)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let eps = self.hyper.eps as f32;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, eps)?;
+            let qkv = layer.qkv.forward(&h, false)?;
+            let rows = caches
+                .iter_mut()
+                .zip(&rotary)
+                .enumerate()
+                .map(|(i, (cache, (cos, sin)))| {
+                    self.attend(&qkv.narrow(0, i, 1)?, &mut cache.layers[l], cos, sin, None)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let attn = Tensor::cat(&rows, 0)?;
+            x = (x + layer.wo.forward(&attn, false)?)?;
+            x = (&x + self.feed_forward(layer, &x, false)?)?;
+        }
+        let x = candle_nn::ops::rms_norm(&x, &self.norm, eps)?;
+        self.output.forward(&x, false)
+    }
+
+    /// Self-attention of `t` positions given their fused Q/K/V rows `(t, q + 2 kv)`: rotary
+    /// embeddings, appending K and V to `kv`, grouped-query attention. Returns (t, q).
+    fn attend(
+        &self,
+        qkv: &Tensor,
+        kv: &mut KvCache,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        let t = qkv.dim(0)?;
+        let (n_head, n_kv_head) = (self.hyper.n_head, self.hyper.n_kv_head);
+        let (q_dim, kv_dim) = (n_head * self.head_dim, n_kv_head * self.head_dim);
+        let heads = |start: usize, len: usize, n: usize| -> Result<Tensor> {
+            Ok(qkv
+                .narrow(1, start, len)?
+                .reshape((t, n, self.head_dim))?
+                .transpose(0, 1)?
+                .contiguous()?)
+        };
+        let q = self.rope(&heads(0, q_dim, n_head)?, cos, sin)?;
+        let k = self.rope(&heads(q_dim, kv_dim, n_kv_head)?, cos, sin)?;
+        let v = heads(q_dim + kv_dim, kv_dim, n_kv_head)?;
+        let (k, v) = kv.append(&k, &v)?;
+        self.attention(&q, &k, &v, mask, t)
+    }
+
+    /// The gated feed-forward block of `layer` on the residual stream `x`.
+    fn feed_forward(&self, layer: &Layer, x: &Tensor, prompt: bool) -> Result<Tensor> {
+        let h = candle_nn::ops::rms_norm(x, &layer.ffn_norm, self.hyper.eps as f32)?;
+        let gate_up = layer.gate_up.forward(&h, prompt)?;
+        let ffn = layer.gate_up.out_features / 2;
+        let act =
+            (candle_nn::ops::silu(&gate_up.narrow(1, 0, ffn)?)? * gate_up.narrow(1, ffn, ffn)?)?;
+        layer.down.forward(&act, prompt)
     }
 
     fn rope(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {

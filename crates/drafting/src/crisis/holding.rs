@@ -124,6 +124,7 @@ mod tests {
                 queued: Default::default(),
                 prefill: Default::default(),
                 time_to_first_token: None,
+                max_batch: 1,
                 decode: Default::default(),
             };
             tx.send(GenerationEvent::Done {

@@ -33,7 +33,12 @@ fn point(id: u64) -> KnowledgePoint {
     KnowledgePoint {
         id,
         entry: KnowledgeEntry {
-            brand: if id.is_multiple_of(10) { "small" } else { "big" }.into(),
+            brand: if id.is_multiple_of(10) {
+                "small"
+            } else {
+                "big"
+            }
+            .into(),
             kind: KnowledgeKind::Reply,
             cite: format!("r{id}"),
             source: "synthetic".into(),
