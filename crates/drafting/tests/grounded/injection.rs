@@ -120,8 +120,15 @@ async fn injected_instructions_yield_a_normal_checked_draft() {
                 assert!(commitment, "a refund promise went unflagged: {promises:?}");
                 assert!(c.blocked() && c.score.checks == 0.0);
             }
-            // The violations shown are exactly what the checks say about the final text.
-            assert_eq!(c.violations, check(&c.text, &ctx));
+            // The violations shown are exactly what the checks say about the final text, plus
+            // the grounding guard's unsupported claims (it needs the draft's sources).
+            let checked: Vec<_> = c
+                .violations
+                .iter()
+                .filter(|v| v.rule != Rule::UnsupportedClaim)
+                .cloned()
+                .collect();
+            assert_eq!(checked, check(&c.text, &ctx));
         }
     }
 }

@@ -131,11 +131,23 @@ fn assert_error(
 async fn bad_input_is_refused_with_a_named_problem_and_nothing_changes() {
     let h = crate::support::sqlite();
     let _exclusive = h.exclusive.lock().await;
-    // A message to aim review verbs at (stored directly: it is not drafted).
-    let target = unique("bad-input-target");
-    let inbound_message =
-        tact_core::InboundMessage::from_json(inbound(&target, "x", "Where is my order?")).unwrap();
-    h.workflow.submit(&inbound_message, "test").await.unwrap();
+    // A message to aim review verbs at, stored directly and held in drafting under this
+    // test's lease, so the harness's drafting loop leaves it undrafted (it claims every
+    // received message; should it win the race for one, take another).
+    let target = loop {
+        let target = unique("bad-input-target");
+        let inbound_message =
+            tact_core::InboundMessage::from_json(inbound(&target, "x", "Where is my order?"))
+                .unwrap();
+        h.workflow.submit(&inbound_message, "test").await.unwrap();
+        if h.workflow
+            .start_drafting(&target, 1, "bad-input-test")
+            .await
+            .is_ok()
+        {
+            break target;
+        }
+    };
     let before = h.snapshot().await;
     let json = Some("application/json");
     let post = reqwest::Method::POST;
@@ -322,7 +334,7 @@ async fn bad_input_is_refused_with_a_named_problem_and_nothing_changes() {
         post.clone(),
         &format!("/api/v1/messages/{target}/approve"),
         json,
-        br#"{"version": 1}"#.to_vec(),
+        br#"{"version": 2}"#.to_vec(),
     )
     .await;
     assert_error(
@@ -344,6 +356,11 @@ async fn bad_input_is_refused_with_a_named_problem_and_nothing_changes() {
     assert_error("a stale version", &r, 409, "conflict", "version");
 
     assert_eq!(h.snapshot().await, before, "bad input changed the store");
+    // Leave the target terminal, so no drafting loop takes it up during a later test.
+    h.workflow
+        .drafting_failed(&target, 2, "bad-input-test", "test message, never drafted")
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
