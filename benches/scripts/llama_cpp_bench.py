@@ -15,7 +15,6 @@ object per line with prompt tokens, sequences, prefill and decode seconds; then 
 """
 import ctypes
 import json
-import resource
 import sys
 import time
 
@@ -77,7 +76,22 @@ def run(model, vocab_size, threads, prompt, sequences, new_tokens):
     return t1 - t0, t2 - t1
 
 
+def peak_rss_kib():
+    # VmHWM, reset at start: getrusage's ru_maxrss survives execve and would report the
+    # parent bench's own peak.
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
 def main():
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        pass
     model_path, threads, new_tokens, prompts_file = sys.argv[1:5]
     threads, new_tokens = int(threads), int(new_tokens)
     prompts = json.load(open(prompts_file))
@@ -94,7 +108,7 @@ def main():
                           "prefill_s": prefill, "decode_s": decode, "new_tokens": new_tokens}),
               flush=True)
     L.llama_model_free(model)
-    print(json.dumps({"peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+    print(json.dumps({"peak_rss_kib": peak_rss_kib()}))
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@
 //!
 //! ```text
 //! bash benches/scripts/install-llama-cpp.sh /tmp/llcpp        # once: llama-cpp-python in a venv
-//! CANDLE_NUM_THREADS=2 RAYON_NUM_THREADS=2 \
-//!   cargo run --release -p tact-benches --bin bench-inference -- --llama-cpp /tmp/llcpp/bin/python
+//! CANDLE_NUM_THREADS=2 RAYON_NUM_THREADS=2 cargo run -p tact-benches --bin bench-inference -- \
+//!   --llama-cpp /tmp/llcpp/bin/python --new-tokens 64 --reps 1
 //! ```
 //!
 //! Threads: tact's quantized products use `CANDLE_NUM_THREADS` (`engine.decode_threads`,
