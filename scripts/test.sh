@@ -11,6 +11,9 @@ python3 models/fetch.py
 # threads, which collapses throughput when processes share cores. One worker each (the
 # binary's default, engine.decode_threads) keeps the suite fast on small machines.
 export CANDLE_NUM_THREADS="${CANDLE_NUM_THREADS:-1}"
+# The tests check plumbing, not draft quality: they run the small chat model, whatever the
+# manifest's default (the test helpers pin it too; this covers anything else they start).
+export TACT__MODEL__CHAT="${TACT__MODEL__CHAT:-smollm2-135m-instruct}"
 
 status=0
 if command -v cargo-nextest >/dev/null 2>&1 && [ "${TACT_TEST_RUNNER:-nextest}" = nextest ]; then

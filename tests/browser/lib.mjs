@@ -39,7 +39,8 @@ export async function startServer({ args = [], env = {}, home } = {}) {
   const tactHome = home ?? mkdtempSync(path.join(tmpdir(), 'tact-browser-'));
   const child = spawn(bin, ['serve', '--demo', '--addr', '127.0.0.1:0', ...args], {
     cwd: repoRoot,
-    env: { ...process.env, TACT_HOME: tactHome, ...env },
+    // Plumbing, not quality: the small chat model keeps the pages' tests fast.
+    env: { TACT__MODEL__CHAT: 'smollm2-135m-instruct', ...process.env, TACT_HOME: tactHome, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

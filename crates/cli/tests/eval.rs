@@ -36,6 +36,7 @@ fn tact(home: &Path, args: &[&str]) -> Output {
         .current_dir(repo())
         .env("TACT_HOME", home)
         .env_remove("TACT_CONFIG")
+        .env("TACT__MODEL__CHAT", tact_e2e::TEST_CHAT_MODEL)
         .env("TACT_LOG", "off")
         .output()
         .expect("running tact")

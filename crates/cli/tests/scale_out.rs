@@ -72,6 +72,7 @@ fn tact(home: &Path) -> Command {
     command
         .env("TACT_HOME", home)
         .env_remove("TACT_CONFIG")
+        .env("TACT__MODEL__CHAT", tact_e2e::TEST_CHAT_MODEL)
         .env("TACT_LOG", "info")
         .env("CANDLE_NUM_THREADS", "1");
     command

@@ -220,7 +220,7 @@ mod tests {
         let m = Manifest::bundled();
         assert_eq!(
             m.default_for(ModelRole::Chat).unwrap().id,
-            "smollm2-135m-instruct"
+            "qwen2.5-coder-0.5b-instruct"
         );
         assert_eq!(
             m.default_for(ModelRole::Embedding).unwrap().id,
