@@ -93,12 +93,16 @@ impl PrefixCache {
         if !self.enabled() || prompt.len() < MIN_TOKENS {
             return None;
         }
-        let (index, shared) = self
+        let Some((index, shared)) = self
             .entries
             .iter()
             .enumerate()
             .map(|(i, e)| (i, common_prefix(&e.tokens, prompt)))
-            .max_by_key(|&(i, shared)| (shared, std::cmp::Reverse(i)))?;
+            .max_by_key(|&(i, shared)| (shared, std::cmp::Reverse(i)))
+        else {
+            self.stats.misses += 1;
+            return None;
+        };
         let whole = shared == prompt.len() && self.entries[index].tokens.len() == prompt.len();
         // A prompt that is a strict beginning of a kept one still needs its last position's
         // logits: process at least that position.
