@@ -15,6 +15,7 @@
 //! and new text agree. Stale entries age out of the budget.
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use candle_core::Tensor;
 
@@ -26,6 +27,9 @@ pub(crate) struct PrefixCache {
     capacity: usize,
     budget_bytes: usize,
     stats: PrefixStats,
+    /// `stats` as last published, for readers on other threads. Published on every change,
+    /// before the sequence that caused it can finish.
+    shared: Arc<Mutex<PrefixStats>>,
 }
 
 struct Entry {
@@ -70,15 +74,21 @@ impl PrefixCache {
             capacity,
             budget_bytes,
             stats: PrefixStats::default(),
+            shared: Arc::default(),
         }
+    }
+
+    /// A handle other threads read the statistics through.
+    pub(crate) fn shared_stats(&self) -> Arc<Mutex<PrefixStats>> {
+        self.shared.clone()
+    }
+
+    fn publish(&self) {
+        *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = self.stats;
     }
 
     pub(crate) fn enabled(&self) -> bool {
         self.capacity > 0 && self.budget_bytes > 0
-    }
-
-    pub(crate) fn stats(&self) -> PrefixStats {
-        self.stats
     }
 
     /// Whether a sequence with `prompt` should wait for one that is processing `other`, to
@@ -101,6 +111,7 @@ impl PrefixCache {
             .max_by_key(|&(i, shared)| (shared, std::cmp::Reverse(i)))
         else {
             self.stats.misses += 1;
+            self.publish();
             return None;
         };
         let whole = shared == prompt.len() && self.entries[index].tokens.len() == prompt.len();
@@ -113,6 +124,7 @@ impl PrefixCache {
         };
         if len < MIN_TOKENS {
             self.stats.misses += 1;
+            self.publish();
             return None;
         }
         let entry = self.entries.remove(index)?;
@@ -128,14 +140,15 @@ impl PrefixCache {
             }
         };
         self.entries.push_front(entry);
-        match &found {
-            Some(r) if r.logits.is_some() => self.stats.whole_hits += 1,
-            Some(_) => self.stats.prefix_hits += 1,
-            None => self.stats.misses += 1,
+        match (&found, whole) {
+            (None, _) => self.stats.misses += 1,
+            (Some(_), true) => self.stats.whole_hits += 1,
+            (Some(_), false) => self.stats.prefix_hits += 1,
         }
-        if let Some(r) = &found {
-            self.stats.reused_tokens += r.len as u64;
+        if found.is_some() {
+            self.stats.reused_tokens += len as u64;
         }
+        self.publish();
         found
     }
 
@@ -174,6 +187,7 @@ impl PrefixCache {
         }
         self.stats.entries = self.entries.len();
         self.stats.bytes = self.entries.iter().map(|e| e.bytes).sum();
+        self.publish();
     }
 }
 

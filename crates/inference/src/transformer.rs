@@ -481,7 +481,10 @@ impl Transformer {
                     self.attend(&qkv.narrow(0, i, 1)?, &mut cache.layers[l], cos, sin, None)
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let attn = Tensor::cat(&rows, 0)?;
+            let attn = match rows.len() {
+                1 => rows.into_iter().next().expect("one row"),
+                _ => Tensor::cat(&rows, 0)?,
+            };
             x = (x + layer.wo.forward(&attn, false)?)?;
             x = (&x + self.feed_forward(layer, &x, false)?)?;
         }

@@ -196,7 +196,7 @@ pub(crate) fn start_engine(
         EngineConfig {
             queue_capacity: config.engine.queue_capacity.max(queued),
             max_active: config.engine.max_active,
-            prefix_cache_bytes: config.engine.prompt_cache_mib << 20,
+            prefix_cache_bytes: config.engine.prompt_cache_mib.saturating_mul(1 << 20),
             ..EngineConfig::default()
         },
     )?)
