@@ -59,15 +59,16 @@ pub fn adapt(reply: &str, author: &str, profile: &BrandProfile, channel: &Channe
 
     // An order number in an approved reply belongs to the customer it was written for.
     let mut replaced = Vec::new();
-    let order_number = &profile.order_number;
-    let text_without_orders = order_number
-        .replace_all(&text, |caps: &regex::Captures<'_>| {
-            replaced.push(caps[0].to_owned());
-            "your order".to_owned()
-        })
-        .into_owned();
-    if !replaced.is_empty() {
+    if let Some(order_number) = &profile.order_number {
+        let text_without_orders = order_number
+            .replace_all(&text, |caps: &regex::Captures<'_>| {
+                replaced.push(caps[0].to_owned());
+                "your order".to_owned()
+            })
+            .into_owned();
         text = text_without_orders;
+    }
+    if !replaced.is_empty() {
         adaptations.push(format!(
             "order number {} → \"your order\"",
             replaced.join(", ")

@@ -20,6 +20,12 @@ pub enum Error {
         field: String,
         problem: String,
     },
+    /// A brand profile has problems: every one found, each with its line where it has one.
+    #[error("{file}: {}", describe(problems))]
+    Profile {
+        file: String,
+        problems: Vec<Problem>,
+    },
     /// A JSONL record is wrong; `line` counts from 1.
     #[error("{file} line {line}: {problem}")]
     Record {
@@ -60,6 +66,40 @@ pub enum Error {
     /// The text generator behind the `TextGenerator` seam refused or failed a generation.
     #[error(transparent)]
     Generate(#[from] tact_core::GenerateError),
+}
+
+/// One problem in a file: the key it is about (dotted path, `channels.x.max_chars`), what is
+/// wrong, and the line (from 1) when the key is in the file (a missing key has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: Option<usize>,
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(line) = self.line {
+            write!(f, "line {line}: ")?;
+        }
+        if self.key.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{} {}", self.key, self.message)
+        }
+    }
+}
+
+fn describe(problems: &[Problem]) -> String {
+    let listed = problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    match problems.len() {
+        1 => listed,
+        n => format!("{n} problems: {listed}"),
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -1,20 +1,36 @@
 //! A brand's profile: `brand.toml` beside its guideline Markdown, parsed and validated.
 //!
-//! Validation happens once, on load, and names the offending field (`channels.x.max_chars must
-//! be > 0`), so the checks that run on every draft never meet a half-valid profile.
+//! Only `id`, `name`, `voice` and `guidelines` are required; everything else has a documented
+//! default (README "Add your brand"): tact's channels, no links allowed, tact's escalation
+//! topics, commitments and blame phrases ([`defaults`]), and a check without a clause cites
+//! the brand's voice ([`VOICE_CLAUSE`]). Validation happens once, on load, and lists every
+//! problem at once with its line and key (`brand.toml: line 12: channels.x.max_chars must be
+//! > 0`), so the checks that run on every draft never meet a half-valid profile.
+
+mod defaults;
+mod read;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use regex::Regex;
 use serde::Deserialize;
+use toml::Spanned;
+use toml::de::DeValue;
 
 use crate::channels::Platform;
 use crate::error::{Error, Result};
 use crate::guidelines::{Clause, Guidelines};
 use crate::rules::{Rule, Severity};
+pub use defaults::{BLAME_PHRASES, DefaultsPolicy, Merge};
+use read::Source;
 
 const FILE: &str = "brand.toml";
+/// What a check, escalation topic or commitment cites when `brand.toml` names no clause for
+/// it: the brand's `voice`.
+pub const VOICE_CLAUSE: &str = "brand.toml > voice";
+/// File extensions of data files that are never guideline documents.
+const DATA_EXTENSIONS: [&str; 5] = ["csv", "tsv", "jsonl", "ndjson", "json"];
 /// The optional fact sheet of a brand folder.
 pub const FACTS_FILE: &str = "facts.md";
 const FACTS_PREFIX: &str = "facts.md >";
@@ -89,7 +105,8 @@ pub struct BrandProfile {
     pub link_domains: Vec<String>,
     /// The brand's own addresses and numbers, which a reply may give out.
     pub brand_contacts: Vec<String>,
-    pub order_number: Regex,
+    /// What the brand's order numbers look like; none: no order-number handling.
+    pub order_number: Option<Regex>,
     pub blame_phrases: Vec<String>,
     /// Upper-case words that are not shouting (DM, FAQ).
     pub acronyms: Vec<String>,
@@ -100,37 +117,61 @@ pub struct BrandProfile {
     pub languages: Vec<String>,
     /// Guideline clauses, including the fact sheet's when the brand has one.
     pub guidelines: Guidelines,
+    /// What loading found risky but allowed (a safety default turned off); see
+    /// [`BrandProfile::warnings`].
+    warnings: Vec<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `brand.toml` as read, before validation; a key that could not be read is absent, and its
+/// problem already recorded.
+#[derive(Default)]
 struct RawProfile {
-    id: String,
-    name: String,
-    #[serde(default)]
+    id: Option<String>,
+    name: Option<String>,
+    voice: Option<String>,
+    guidelines: Option<Vec<String>>,
     handles: Vec<String>,
-    voice: String,
-    default_channel: String,
-    guidelines: Vec<String>,
-    channels: BTreeMap<String, Channel>,
-    #[serde(default)]
+    default_channel: Option<String>,
+    channels: Option<BTreeMap<String, Channel>>,
+    /// Channels that are in the file but could not be read.
+    unreadable_channels: Vec<String>,
     sign_offs: Vec<String>,
-    #[serde(default)]
     emoji: RawEmoji,
-    #[serde(default)]
     terms: RawTerms,
     links: RawLinks,
     personal_data: RawPersonalData,
-    #[serde(default)]
     tone: RawTone,
-    #[serde(default)]
     escalation: Vec<RawEscalation>,
-    #[serde(default)]
     commitments: Vec<RawCommitment>,
     rules: BTreeMap<Rule, RawRule>,
-    #[serde(default)]
     languages: Vec<String>,
+    defaults: DefaultsPolicy,
+    /// Top-level keys the file has, read or not.
+    present: Vec<String>,
 }
+
+/// Every top-level key of `brand.toml`; the first four are required.
+const KEYS: [&str; 18] = [
+    "id",
+    "name",
+    "voice",
+    "guidelines",
+    "handles",
+    "default_channel",
+    "channels",
+    "sign_offs",
+    "languages",
+    "emoji",
+    "terms",
+    "links",
+    "personal_data",
+    "tone",
+    "escalation",
+    "commitments",
+    "rules",
+    "defaults",
+];
+const REQUIRED: usize = 4;
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -148,16 +189,18 @@ struct RawTerms {
     preferred: BTreeMap<String, String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLinks {
+    #[serde(default)]
     allowed_domains: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPersonalData {
-    order_number: String,
+    #[serde(default)]
+    order_number: Option<String>,
     #[serde(default)]
     brand_contacts: Vec<String>,
 }
@@ -176,7 +219,8 @@ struct RawTone {
 struct RawEscalation {
     topic: String,
     triggers: Vec<String>,
-    clause: String,
+    #[serde(default)]
+    clause: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -187,41 +231,53 @@ struct RawCommitment {
     triggers: Vec<String>,
     #[serde(default)]
     patterns: Vec<String>,
-    clause: String,
+    #[serde(default)]
+    clause: Option<String>,
     severity: Option<Severity>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
-    clause: String,
+    #[serde(default)]
+    clause: Option<String>,
     severity: Option<Severity>,
 }
 
-fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Error {
-    Error::Invalid {
-        file: FILE.into(),
-        field: field.into(),
-        problem: problem.into(),
-    }
-}
-
 impl BrandProfile {
-    /// Loads `dir/brand.toml` and the guideline files it names (relative to `dir`).
+    /// Loads `dir/brand.toml` and the guideline files it names (relative to `dir`). Every
+    /// problem of the file is reported at once ([`Error::Profile`]).
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join(FILE);
         let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
             path: path.clone(),
             source,
         })?;
-        let raw = parse_raw(&text)?;
-        let guidelines = Guidelines::load(dir, &raw.guidelines)?;
-        validate(raw, guidelines)
+        let file = path.display().to_string();
+        let (mut source, entries) = Source::parse(&text);
+        let raw = read_raw(&mut source, entries);
+        let mut clauses = Vec::new();
+        for (i, name) in raw.guidelines.iter().flatten().enumerate() {
+            let key = format!("guidelines[{i}]");
+            if !guideline_name_ok(&mut source, &key, name) {
+                continue;
+            }
+            match Guidelines::load(dir, std::slice::from_ref(name)) {
+                Ok(found) => clauses.extend(found.clauses().iter().cloned()),
+                Err(e) => source.problem(key, format!("{name:?}: {e}")),
+            }
+        }
+        finish(&file, source, raw, Guidelines::from_clauses(clauses))
     }
 
     /// Parses a profile from text against guideline clauses already loaded.
     pub fn parse(text: &str, guidelines: Guidelines) -> Result<Self> {
-        validate(parse_raw(text)?, guidelines)
+        let (mut source, entries) = Source::parse(text);
+        let raw = read_raw(&mut source, entries);
+        for (i, name) in raw.guidelines.iter().flatten().enumerate() {
+            guideline_name_ok(&mut source, &format!("guidelines[{i}]"), name);
+        }
+        finish(FILE, source, raw, guidelines)
     }
 
     pub fn channel(&self, name: &str) -> Option<&Channel> {
@@ -238,126 +294,284 @@ impl BrandProfile {
             .filter(|c| c.id.starts_with(FACTS_PREFIX))
     }
 
-    /// The setting of a mapped rule. Validation guarantees every rule in [`Rule::MAPPED`] has
-    /// one; `Rule::Commitment` has none here, its settings are per [`Commitment`].
+    /// The setting of a mapped rule. Validation gives every rule in [`Rule::MAPPED`] one (its
+    /// clause, or [`VOICE_CLAUSE`]); `Rule::Commitment` has none here, its settings are per
+    /// [`Commitment`].
     pub fn rule(&self, rule: Rule) -> Option<&RuleSetting> {
         self.rules.get(&rule)
     }
-}
 
-fn parse_raw(text: &str) -> Result<RawProfile> {
-    toml::from_str(text).map_err(|e| Error::Syntax {
-        file: FILE.into(),
-        message: e.message().to_owned()
-            + &e.span()
-                .map(|s| {
-                    let line = text[..s.start].lines().count().max(1);
-                    format!(" (line {line})")
-                })
-                .unwrap_or_default(),
-    })
-}
-
-fn validate(raw: RawProfile, guidelines: Guidelines) -> Result<BrandProfile> {
-    let non_empty = |field: &str, value: &str| {
-        if value.trim().is_empty() {
-            Err(invalid(field, "must not be empty"))
-        } else {
-            Ok(())
-        }
-    };
-    let clause = |field: String, id: &str| {
-        if guidelines.get(id).is_some() {
-            Ok(id.to_owned())
-        } else {
-            Err(invalid(
-                field,
-                format!("refers to clause {id:?}, which no guideline file has"),
-            ))
-        }
-    };
-    non_empty("id", &raw.id)?;
-    non_empty("name", &raw.name)?;
-    non_empty("voice", &raw.voice)?;
-    if raw.channels.is_empty() {
-        return Err(invalid("channels", "must name at least one channel"));
+    /// What loading allowed but a reviewer should know: each of tact's safety defaults
+    /// (escalation topics, commitments, blame phrases) that this brand turned off. Also logged
+    /// at WARN when the profile loads.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
-    for (name, channel) in &raw.channels {
-        if channel.max_chars == 0 {
-            return Err(invalid(format!("channels.{name}.max_chars"), "must be > 0"));
+}
+
+/// A guideline file must be Markdown: a data file there is a mistake worth naming.
+fn guideline_name_ok(source: &mut Source<'_>, key: &str, name: &str) -> bool {
+    let extension = Path::new(name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match extension {
+        Some(ext) if DATA_EXTENSIONS.contains(&ext.as_str()) => {
+            source.problem(
+                key,
+                format!(
+                    "names {name:?}, a .{ext} file: guideline files are Markdown (past replies go \
+                     in replies.jsonl or through `tact ingest replies`)"
+                ),
+            );
+            false
         }
-        non_empty(&format!("channels.{name}.label"), &channel.label)?;
+        _ => true,
+    }
+}
+
+fn read_raw<'t>(
+    source: &mut Source<'t>,
+    entries: Vec<(String, Spanned<DeValue<'t>>)>,
+) -> RawProfile {
+    let mut raw = RawProfile::default();
+    for (key, value) in entries {
+        raw.present.push(key.clone());
+        match key.as_str() {
+            "id" => raw.id = source.decode(&key, value),
+            "name" => raw.name = source.decode(&key, value),
+            "voice" => raw.voice = source.decode(&key, value),
+            "guidelines" => raw.guidelines = source.decode(&key, value),
+            "handles" => raw.handles = source.decode(&key, value).unwrap_or_default(),
+            "default_channel" => raw.default_channel = source.decode(&key, value),
+            "sign_offs" => raw.sign_offs = source.decode(&key, value).unwrap_or_default(),
+            "languages" => raw.languages = source.decode(&key, value).unwrap_or_default(),
+            "emoji" => raw.emoji = source.decode(&key, value).unwrap_or_default(),
+            "terms" => raw.terms = source.decode(&key, value).unwrap_or_default(),
+            "links" => raw.links = source.decode(&key, value).unwrap_or_default(),
+            "personal_data" => raw.personal_data = source.decode(&key, value).unwrap_or_default(),
+            "tone" => raw.tone = source.decode(&key, value).unwrap_or_default(),
+            "defaults" => raw.defaults = source.decode(&key, value).unwrap_or_default(),
+            "channels" => {
+                let mut channels = BTreeMap::new();
+                for (name, value) in source.table_entries(&key, value) {
+                    match source.decode(&format!("channels.{name}"), value) {
+                        Some(channel) => {
+                            channels.insert(name, channel);
+                        }
+                        None => raw.unreadable_channels.push(name),
+                    }
+                }
+                raw.channels = Some(channels);
+            }
+            "escalation" => {
+                for (i, item) in source.array_items(&key, value).into_iter().enumerate() {
+                    raw.escalation
+                        .extend(source.decode(&format!("escalation[{i}]"), item));
+                }
+            }
+            "commitments" => {
+                for (i, item) in source.array_items(&key, value).into_iter().enumerate() {
+                    raw.commitments
+                        .extend(source.decode(&format!("commitments[{i}]"), item));
+                }
+            }
+            "rules" => {
+                for (name, value) in source.table_entries(&key, value) {
+                    let key = format!("rules.{name}");
+                    let known = Rule::MAPPED.iter().chain(&Rule::OPTIONAL);
+                    match known.copied().find(|r| r.key() == name) {
+                        Some(rule) => {
+                            if let Some(setting) = source.decode(&key, value) {
+                                raw.rules.insert(rule, setting);
+                            }
+                        }
+                        None if name == Rule::Commitment.key() => source.problem(
+                            key,
+                            "is not allowed: each [[commitments]] entry names its own clause",
+                        ),
+                        None => source.problem(
+                            key,
+                            format!(
+                                "is not a check (checks: {})",
+                                Rule::MAPPED
+                                    .iter()
+                                    .chain(&Rule::OPTIONAL)
+                                    .map(|r| r.key())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        ),
+                    }
+                }
+            }
+            _ => source.problem(
+                key,
+                format!("is not a brand.toml key (keys: {})", KEYS.join(", ")),
+            ),
+        }
+    }
+    for key in &KEYS[..REQUIRED] {
+        if !raw.present.iter().any(|p| p == key) {
+            source.problem(*key, "is missing (every brand.toml needs id, name, voice and guidelines)");
+        }
+    }
+    raw
+}
+
+/// Validates, and turns the problems found on the way into one error.
+fn finish(
+    file: &str,
+    mut source: Source<'_>,
+    raw: RawProfile,
+    guidelines: Guidelines,
+) -> Result<BrandProfile> {
+    let profile = validate(&mut source, raw, guidelines);
+    if !source.problems.is_empty() {
+        return Err(Error::Profile {
+            file: file.to_owned(),
+            problems: std::mem::take(&mut source.problems),
+        });
+    }
+    let mut profile = profile;
+    for warning in &mut profile.warnings {
+        *warning = format!("{file}: {warning}");
+        tracing::warn!(brand = %profile.id, "{warning}");
+    }
+    Ok(profile)
+}
+
+/// The clause `key` cites: one the guidelines have, or the brand's voice when none is named.
+fn cite(source: &mut Source<'_>, guidelines: &Guidelines, key: String, id: Option<&str>) -> String {
+    match id {
+        None => VOICE_CLAUSE.to_owned(),
+        Some(id) if guidelines.get(id).is_some() => id.to_owned(),
+        Some(id) => {
+            source.problem(
+                key,
+                format!("refers to clause {id:?}, which no guideline file has"),
+            );
+            id.to_owned()
+        }
+    }
+}
+
+fn validate(source: &mut Source<'_>, raw: RawProfile, guidelines: Guidelines) -> BrandProfile {
+    let non_empty = |source: &mut Source<'_>, key: &str, value: Option<&str>| {
+        if value.is_some_and(|v| v.trim().is_empty()) {
+            source.problem(key, "must not be empty");
+        }
+    };
+    non_empty(source, "id", raw.id.as_deref());
+    non_empty(source, "name", raw.name.as_deref());
+    non_empty(source, "voice", raw.voice.as_deref());
+    if raw.guidelines.as_ref().is_some_and(Vec::is_empty) {
+        source.problem("guidelines", "must name at least one guideline file");
+    }
+
+    let channels = raw.channels.unwrap_or_else(defaults::channels);
+    if channels.is_empty() && raw.unreadable_channels.is_empty() {
+        source.problem("channels", "must name at least one channel");
+    }
+    for (name, channel) in &channels {
+        if channel.max_chars == 0 {
+            source.problem(format!("channels.{name}.max_chars"), "must be > 0");
+        }
+        non_empty(source, &format!("channels.{name}.label"), Some(&channel.label));
         if channel.sign_off == SignOffRule::Required && raw.sign_offs.is_empty() {
-            return Err(invalid(
+            source.problem(
                 "sign_offs",
                 format!("must not be empty: channels.{name}.sign_off is \"required\""),
-            ));
+            );
         }
     }
-    if !raw.channels.contains_key(&raw.default_channel) {
-        return Err(invalid(
-            "default_channel",
-            format!(
-                "names {:?}, which is not in [channels]",
-                raw.default_channel
-            ),
-        ));
-    }
+    let default_channel = match raw.default_channel {
+        Some(name) => {
+            if !channels.contains_key(&name) && !raw.unreadable_channels.contains(&name) {
+                source.problem(
+                    "default_channel",
+                    format!("names {name:?}, which is not in [channels]"),
+                );
+            }
+            name
+        }
+        None if channels.contains_key(defaults::CHANNEL) => defaults::CHANNEL.to_owned(),
+        None if channels.len() == 1 => channels.keys().next().cloned().unwrap_or_default(),
+        None => {
+            if !channels.is_empty() {
+                source.problem(
+                    "default_channel",
+                    format!(
+                        "is missing: [channels] has {} and no \"x\"; say which one replies go to",
+                        channels.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+            String::new()
+        }
+    };
     for (i, handle) in raw.handles.iter().enumerate() {
         if !handle.starts_with('@') || handle.len() < 2 {
-            return Err(invalid(format!("handles[{i}]"), "must look like \"@name\""));
+            source.problem(format!("handles[{i}]"), "must look like \"@name\"");
         }
     }
     for (i, domain) in raw.links.allowed_domains.iter().enumerate() {
         if domain.contains('/') || !domain.contains('.') {
-            return Err(invalid(
+            source.problem(
                 format!("links.allowed_domains[{i}]"),
                 "must be a bare domain such as \"example.com\"",
-            ));
+            );
         }
     }
     for (from, to) in &raw.terms.preferred {
-        non_empty(&format!("terms.preferred.{from:?}"), to)?;
+        non_empty(source, &format!("terms.preferred.{from}"), Some(to));
     }
-    let order_number = Regex::new(&raw.personal_data.order_number)
-        .map_err(|e| invalid("personal_data.order_number", format!("is not a regex: {e}")))?;
+    let order_number = raw
+        .personal_data
+        .order_number
+        .as_deref()
+        .and_then(|pattern| match Regex::new(pattern) {
+            Ok(regex) => Some(regex),
+            Err(e) => {
+                source.problem(
+                    "personal_data.order_number",
+                    format!("is not a regex: {e}"),
+                );
+                None
+            }
+        });
 
-    let mut escalation = Vec::new();
+    let mut own_escalation = Vec::new();
     for (i, e) in raw.escalation.into_iter().enumerate() {
-        non_empty(&format!("escalation[{i}].topic"), &e.topic)?;
+        non_empty(source, &format!("escalation[{i}].topic"), Some(&e.topic));
         if e.triggers.is_empty() {
-            return Err(invalid(
-                format!("escalation[{i}].triggers"),
-                "must not be empty",
-            ));
+            source.problem(format!("escalation[{i}].triggers"), "must not be empty");
         }
-        escalation.push(EscalationTopic {
-            clause: clause(format!("escalation[{i}].clause"), &e.clause)?,
+        own_escalation.push(EscalationTopic {
+            clause: cite(source, &guidelines, format!("escalation[{i}].clause"), e.clause.as_deref()),
             topic: e.topic,
             triggers: e.triggers,
         });
     }
 
-    let mut commitments = Vec::new();
+    let mut own_commitments = Vec::new();
     for (i, c) in raw.commitments.into_iter().enumerate() {
-        non_empty(&format!("commitments[{i}].kind"), &c.kind)?;
+        non_empty(source, &format!("commitments[{i}].kind"), Some(&c.kind));
         if c.triggers.is_empty() && c.patterns.is_empty() {
-            return Err(invalid(
-                format!("commitments[{i}]"),
-                "needs triggers or patterns",
-            ));
+            source.problem(format!("commitments[{i}]"), "needs triggers or patterns");
         }
         let mut patterns = Vec::new();
         for (j, p) in c.patterns.iter().enumerate() {
-            patterns.push(Regex::new(p).map_err(|e| {
-                invalid(
+            match Regex::new(p) {
+                Ok(regex) => patterns.push(regex),
+                Err(e) => source.problem(
                     format!("commitments[{i}].patterns[{j}]"),
                     format!("is not a regex: {e}"),
-                )
-            })?);
+                ),
+            }
         }
-        commitments.push(Commitment {
-            clause: clause(format!("commitments[{i}].clause"), &c.clause)?,
+        own_commitments.push(Commitment {
+            clause: cite(source, &guidelines, format!("commitments[{i}].clause"), c.clause.as_deref()),
             severity: c.severity.unwrap_or(Rule::Commitment.default_severity()),
             kind: c.kind,
             triggers: c.triggers,
@@ -365,55 +579,89 @@ fn validate(raw: RawProfile, guidelines: Guidelines) -> Result<BrandProfile> {
         });
     }
 
-    let mut rules = BTreeMap::new();
-    for rule in Rule::MAPPED {
-        let Some(setting) = raw.rules.get(&rule) else {
-            return Err(invalid(
-                format!("rules.{rule}"),
-                "is missing: every check must cite a guideline clause",
-            ));
-        };
-        rules.insert(
-            rule,
-            RuleSetting {
-                clause: clause(format!("rules.{rule}.clause"), &setting.clause)?,
-                severity: setting.severity.unwrap_or(rule.default_severity()),
-            },
-        );
+    let mut warnings = Vec::new();
+    let policy = raw.defaults;
+    let (escalation, dropped) = defaults::merge(
+        own_escalation,
+        defaults::escalation(),
+        policy.escalation,
+        |e| e.topic.clone(),
+    );
+    if !dropped.is_empty() {
+        warnings.push(format!(
+            "[defaults] escalation = \"replace\" turns off tact's escalation topic(s) {}: such \
+             messages get a draft instead of going to a person",
+            dropped.join(", ")
+        ));
     }
-    for rule in Rule::OPTIONAL {
-        if let Some(setting) = raw.rules.get(&rule) {
-            rules.insert(
-                rule,
-                RuleSetting {
-                    clause: clause(format!("rules.{rule}.clause"), &setting.clause)?,
-                    severity: setting.severity.unwrap_or(rule.default_severity()),
-                },
-            );
-        }
+    let (commitments, dropped) = defaults::merge(
+        own_commitments,
+        defaults::commitments(),
+        policy.commitments,
+        |c| c.kind.clone(),
+    );
+    if !dropped.is_empty() {
+        warnings.push(format!(
+            "[defaults] commitments = \"replace\" turns off tact's check for promising {}: \
+             drafts that promise it are not flagged",
+            dropped.join(", ")
+        ));
     }
-    for (i, code) in raw.languages.iter().enumerate() {
-        if whatlang::Lang::from_code(code).is_none() {
-            return Err(invalid(
-                format!("languages[{i}]"),
-                format!("{code:?} is not an ISO 639-3 code such as \"eng\""),
-            ));
-        }
-    }
-    if raw.rules.contains_key(&Rule::Commitment) {
-        return Err(invalid(
-            "rules.commitment",
-            "is not allowed: each [[commitments]] entry names its own clause",
+    let (blame_phrases, dropped) = defaults::merge(
+        raw.tone.blame_phrases,
+        defaults::BLAME_PHRASES.map(str::to_owned).to_vec(),
+        policy.blame_phrases,
+        Clone::clone,
+    );
+    if !dropped.is_empty() {
+        warnings.push(format!(
+            "[defaults] blame_phrases = \"replace\" turns off tact's blame phrase(s) {}: drafts \
+             that use them are not flagged",
+            dropped
+                .iter()
+                .map(|p| format!("{p:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
 
-    Ok(BrandProfile {
-        id: raw.id,
-        name: raw.name,
+    let mut rules = BTreeMap::new();
+    for rule in Rule::MAPPED.into_iter().chain(Rule::OPTIONAL) {
+        let setting = raw.rules.get(&rule);
+        if setting.is_none() && Rule::OPTIONAL.contains(&rule) {
+            continue;
+        }
+        rules.insert(
+            rule,
+            RuleSetting {
+                clause: cite(
+                    source,
+                    &guidelines,
+                    format!("rules.{rule}.clause"),
+                    setting.and_then(|s| s.clause.as_deref()),
+                ),
+                severity: setting
+                    .and_then(|s| s.severity)
+                    .unwrap_or(rule.default_severity()),
+            },
+        );
+    }
+    for (i, code) in raw.languages.iter().enumerate() {
+        if whatlang::Lang::from_code(code).is_none() {
+            source.problem(
+                format!("languages[{i}]"),
+                format!("{code:?} is not an ISO 639-3 code such as \"eng\""),
+            );
+        }
+    }
+
+    BrandProfile {
+        id: raw.id.unwrap_or_default(),
+        name: raw.name.unwrap_or_default(),
         handles: raw.handles,
-        voice: raw.voice.trim().to_owned(),
-        default_channel: raw.default_channel,
-        channels: raw.channels,
+        voice: raw.voice.unwrap_or_default().trim().to_owned(),
+        default_channel,
+        channels,
         sign_offs: raw.sign_offs,
         allowed_emoji: raw.emoji.allowed,
         banned_terms: raw.terms.banned,
@@ -426,23 +674,42 @@ fn validate(raw: RawProfile, guidelines: Guidelines) -> Result<BrandProfile> {
             .collect(),
         brand_contacts: raw.personal_data.brand_contacts,
         order_number,
-        blame_phrases: raw.tone.blame_phrases,
+        blame_phrases,
         acronyms: raw.tone.acronyms,
         escalation,
         commitments,
         rules,
         languages: raw.languages,
         guidelines,
-    })
+        warnings,
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::fixture::{self, parse_with};
+    use super::{BrandProfile, VOICE_CLAUSE};
+    use crate::fixture::{self, BRAND, parse_with};
+    use crate::guidelines::Guidelines;
     use crate::rules::{Rule, Severity};
 
     fn error(from: &str, to: &str) -> String {
         parse_with(from, to).unwrap_err().to_string()
+    }
+
+    /// The 1-based line of the fixture's first line containing `needle`.
+    fn line(needle: &str) -> usize {
+        1 + BRAND.lines().position(|l| l.contains(needle)).unwrap()
+    }
+
+    const MINIMAL: &str = r#"
+id = "acme"
+name = "Acme"
+voice = "Friendly and brief."
+guidelines = ["voice.md"]
+"#;
+
+    fn minimal(extra: &str) -> crate::Result<BrandProfile> {
+        BrandProfile::parse(&format!("{MINIMAL}{extra}"), fixture::guidelines())
     }
 
     #[test]
@@ -452,17 +719,110 @@ mod tests {
         assert_eq!(p.rule(Rule::Blame).unwrap().severity, Severity::Warn);
         assert_eq!(p.rule(Rule::BannedTerm).unwrap().severity, Severity::Block);
         assert_eq!(p.commitments.len(), 3);
+        assert!(p.warnings().is_empty(), "{:?}", p.warnings());
     }
 
     #[test]
-    fn errors_name_the_field() {
+    fn a_minimal_profile_gets_the_documented_defaults() {
+        let p = minimal("").unwrap();
+        assert_eq!(p.default_channel, "x");
+        let channels: Vec<_> = p.channels.keys().map(String::as_str).collect();
+        assert_eq!(
+            channels,
+            ["bluesky", "email", "forum", "instagram", "mastodon", "x"]
+        );
+        assert!(p.link_domains.is_empty() && p.order_number.is_none());
+        let topics: Vec<_> = p.escalation.iter().map(|e| e.topic.as_str()).collect();
+        assert_eq!(
+            topics,
+            ["legal_threat", "safety", "data_breach", "self_harm", "press"]
+        );
+        let kinds: Vec<_> = p.commitments.iter().map(|c| c.kind.as_str()).collect();
+        assert_eq!(kinds, ["a refund", "compensation", "a date"]);
+        assert!(p.blame_phrases.iter().any(|b| b == "your fault"));
+        for rule in Rule::MAPPED {
+            let setting = p.rule(rule).unwrap();
+            assert_eq!(setting.clause, VOICE_CLAUSE, "{rule}");
+            assert_eq!(setting.severity, rule.default_severity(), "{rule}");
+        }
+        assert!(p.escalation.iter().all(|e| e.clause == VOICE_CLAUSE));
+        assert!(p.warnings().is_empty());
+    }
+
+    #[test]
+    fn own_safety_entries_extend_the_defaults_and_replacing_them_warns() {
+        let p = minimal(
+            "[tone]\nblame_phrases = [\"read the manual\"]\n\n\
+             [[escalation]]\ntopic = \"press\"\ntriggers = [\"podcast\"]\nclause = \"voice.md > Safety > 4\"\n",
+        )
+        .unwrap();
+        let press = p.escalation.iter().find(|e| e.topic == "press").unwrap();
+        assert_eq!(press.triggers, ["podcast"]);
+        assert_eq!(press.clause, "voice.md > Safety > 4");
+        assert_eq!(p.escalation.len(), 5);
+        assert!(p.blame_phrases.iter().any(|b| b == "read the manual"));
+        assert!(p.blame_phrases.iter().any(|b| b == "your fault"));
+        assert!(p.warnings().is_empty());
+
+        let p = minimal(
+            "[defaults]\nescalation = \"replace\"\ncommitments = \"replace\"\nblame_phrases = \"replace\"\n\n\
+             [[escalation]]\ntopic = \"legal_threat\"\ntriggers = [\"lawyer\"]\n",
+        )
+        .unwrap();
+        assert_eq!(p.escalation.len(), 1);
+        assert!(p.commitments.is_empty() && p.blame_phrases.is_empty());
+        let warnings = p.warnings().join("\n");
+        assert_eq!(p.warnings().len(), 3, "{warnings}");
+        assert!(
+            warnings.contains("safety, data_breach, self_harm, press")
+                && !warnings.contains("legal_threat"),
+            "{warnings}"
+        );
+        assert!(warnings.contains("a refund, compensation, a date"), "{warnings}");
+        assert!(warnings.contains("\"your fault\""), "{warnings}");
+        assert!(warnings.starts_with("brand.toml: [defaults]"), "{warnings}");
+    }
+
+    #[test]
+    fn every_problem_is_listed_at_once_with_its_line() {
+        let text = BRAND
+            .replacen("name = \"Northwind Coffee\"\n", "", 1)
+            .replacen("max_chars = 280", "max_chars = \"short\"", 1)
+            .replacen("max_chars = 1500", "max_chars = 0", 1)
+            .replacen(r"'(?i)\bNW-?\d{6}\b'", "'(unclosed'", 1)
+            .replacen("[emoji]", "colour = \"red\"\n\n[emoji]", 1);
+        let line_of = |needle: &str| 1 + text.lines().position(|l| l.contains(needle)).unwrap();
+        let err = BrandProfile::parse(&text, fixture::guidelines())
+            .unwrap_err()
+            .to_string();
+        for expected in [
+            "brand.toml: 5 problems: ".to_owned(),
+            format!("line {}: channels.x.max_chars invalid type", line_of("\"short\"")),
+            format!("line {}: channels.email.max_chars must be > 0", line_of("max_chars = 0")),
+            format!("line {}: personal_data.order_number is not a regex", line_of("(unclosed")),
+            format!("line {}: colour is not a brand.toml key", line_of("colour")),
+            "name is missing".to_owned(),
+        ] {
+            assert!(err.contains(&expected), "{expected:?} not in {err}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_line_and_field() {
         assert_eq!(
             error("max_chars = 280", "max_chars = 0"),
-            "brand.toml: channels.x.max_chars must be > 0"
+            format!(
+                "brand.toml: line {}: channels.x.max_chars must be > 0",
+                line("max_chars = 280")
+            )
         );
         assert!(
-            error("default_channel = \"x\"", "default_channel = \"tiktok\"")
-                .starts_with("brand.toml: default_channel names \"tiktok\"")
+            error("default_channel = \"x\"", "default_channel = \"tiktok\"").starts_with(
+                &format!(
+                    "brand.toml: line {}: default_channel names \"tiktok\"",
+                    line("default_channel")
+                )
+            )
         );
         assert!(error("\"@northwindcoffee\"", "\"northwindcoffee\"").contains("handles[0]"));
         assert!(
@@ -471,10 +831,6 @@ mod tests {
                 "\"https://northwindcoffee.com/\""
             )
             .contains("links.allowed_domains[0]")
-        );
-        assert!(
-            error(r"'(?i)\bNW-?\d{6}\b'", "'(unclosed'")
-                .starts_with("brand.toml: personal_data.order_number is not a regex")
         );
         assert!(
             error(r"'(?i)\bwithin", r"'(?i)\bwithin(")
@@ -494,14 +850,23 @@ mod tests {
             )
             .contains("channels.email.sign_off is \"required\"")
         );
+        assert!(
+            error("guidelines = [\"voice.md\"]", "guidelines = [\"replies.csv\"]")
+                .contains("guidelines[0] names \"replies.csv\", a .csv file")
+        );
     }
 
     #[test]
-    fn every_rule_must_cite_an_existing_clause() {
-        assert_eq!(
-            error("blame = { clause = \"voice.md > Tone > 2\" }\n", ""),
-            "brand.toml: rules.blame is missing: every check must cite a guideline clause"
-        );
+    fn a_rule_without_a_clause_cites_the_voice_and_a_named_clause_must_exist() {
+        let p = parse_with("blame = { clause = \"voice.md > Tone > 2\" }\n", "").unwrap();
+        assert_eq!(p.rule(Rule::Blame).unwrap().clause, VOICE_CLAUSE);
+        let p = parse_with(
+            "blame = { clause = \"voice.md > Tone > 2\" }",
+            "blame = { severity = \"block\" }",
+        )
+        .unwrap();
+        assert_eq!(p.rule(Rule::Blame).unwrap().clause, VOICE_CLAUSE);
+        assert_eq!(p.rule(Rule::Blame).unwrap().severity, Severity::Block);
         assert!(
             error("\"voice.md > Tone > 2\"", "\"voice.md > Tone > 9\"")
                 .contains("rules.blame.clause refers to clause \"voice.md > Tone > 9\"")
@@ -510,10 +875,13 @@ mod tests {
             error("clause = \"voice.md > Safety > 4\"", "clause = \"nope\"")
                 .contains("escalation[0].clause")
         );
+        assert!(
+            error("blame = {", "blames = {").contains("rules.blames is not a check"),
+        );
     }
 
     #[test]
-    fn unknown_keys_and_wrong_types_are_syntax_errors() {
+    fn unknown_keys_and_wrong_types_are_reported_with_their_line() {
         let e = error("max_emoji = 1", "max_emoji = 1\nmax_emojis = 2");
         assert!(
             e.contains("unknown field `max_emojis`") && e.contains("line"),
@@ -522,6 +890,33 @@ mod tests {
         let e = error("sign_off = \"forbidden\"", "sign_off = \"never\"");
         assert!(e.contains("unknown variant `never`"), "{e}");
         let e = error("max_chars = 280", "max_chars = \"short\"");
-        assert!(e.contains("invalid type"), "{e}");
+        assert!(
+            e.contains(&format!("line {}", line("max_chars = 280"))) && e.contains("invalid type"),
+            "{e}"
+        );
+        let e = BrandProfile::parse("id = \"a\"\nname = \n", Guidelines::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("brand.toml: line 2: "), "{e}");
+    }
+
+    #[test]
+    fn loading_names_the_file_and_each_unreadable_guideline() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("voice.md"), fixture::GUIDE).unwrap();
+        std::fs::write(
+            dir.path().join("brand.toml"),
+            MINIMAL.replace("[\"voice.md\"]", "[\"voice.md\", \"gone.md\"]"),
+        )
+        .unwrap();
+        let err = BrandProfile::load(dir.path()).unwrap_err().to_string();
+        let file = dir.path().join("brand.toml").display().to_string();
+        assert!(
+            err.starts_with(&format!("{file}: line 5: guidelines[1] \"gone.md\": cannot read")),
+            "{err}"
+        );
+        std::fs::write(dir.path().join("brand.toml"), MINIMAL).unwrap();
+        let p = BrandProfile::load(dir.path()).unwrap();
+        assert!(p.guidelines.get("voice.md > Safety > 4").is_some());
     }
 }

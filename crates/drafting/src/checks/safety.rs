@@ -112,14 +112,15 @@ fn personal_data(text: &str, ctx: &CheckContext<'_>, out: &mut Vec<Violation>) {
     for m in PHONE.find_iter(text) {
         let n = digits(m.as_str());
         let in_card = card_spans.iter().any(|r| r.contains(&m.start()));
-        if !(9..=15).contains(&n.len()) || in_card || profile.order_number.is_match(m.as_str()) {
+        if !(9..=15).contains(&n.len()) || in_card
+            || profile.order_number.as_ref().is_some_and(|o| o.is_match(m.as_str())) {
             continue;
         }
         if !brand_contact(m.as_str()) && !own_digits.contains(&n) {
             others.push(("a phone number", m.as_str().trim().to_owned()));
         }
     }
-    for m in profile.order_number.find_iter(text) {
+    for m in profile.order_number.iter().flat_map(|o| o.find_iter(text)) {
         if !own_text.contains(&m.as_str().to_lowercase()) {
             others.push(("an order number", m.as_str().to_owned()));
         }

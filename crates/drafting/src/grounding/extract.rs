@@ -395,7 +395,8 @@ pub fn extract(text: &str, profile: &BrandProfile) -> Vec<Claim> {
     }
     for m in profile
         .order_number
-        .find_iter(text)
+        .iter()
+        .flat_map(|o| o.find_iter(text))
         .chain(IDENTIFIER.find_iter(text))
     {
         push(
