@@ -255,6 +255,7 @@ async fn stores(args: &Args, embedder: Arc<SentenceEmbedder>) -> anyhow::Result<
                     },
                     dense: rng.unit(dimension),
                     sparse: SparseVector::default(),
+                    reply_dense: None,
                 }
             })
             .collect();
@@ -297,6 +298,7 @@ async fn latency(
             sparse: None,
             filter: KnowledgeFilter::brand(brand),
             limit: 5,
+            with_vectors: false,
         };
         let start = Instant::now();
         let hits = store.search(&query).await?;

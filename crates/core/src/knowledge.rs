@@ -80,8 +80,13 @@ pub struct SparseVector {
 pub struct KnowledgePoint {
     pub id: u64,
     pub entry: KnowledgeEntry,
+    /// The embedding of the entry's text (what searches match).
     pub dense: Vec<f32>,
     pub sparse: SparseVector,
+    /// For a past reply, the embedding of the reply itself: drafting compares candidates with
+    /// the brand's words, and reads this back instead of embedding the reply again. A store
+    /// created before reply vectors existed leaves it out.
+    pub reply_dense: Option<Vec<f32>>,
 }
 
 /// Which entries a search or count may see. The brand is not optional: brands never see each
@@ -139,6 +144,8 @@ pub struct KnowledgeQuery {
     pub sparse: Option<SparseVector>,
     pub filter: KnowledgeFilter,
     pub limit: usize,
+    /// Return each hit's stored vectors ([`KnowledgeHit::dense`], [`KnowledgeHit::reply_dense`]).
+    pub with_vectors: bool,
 }
 
 /// One search result, best first. `score` is cosine similarity for dense-only searches and the
@@ -148,6 +155,13 @@ pub struct KnowledgeHit {
     pub id: u64,
     pub score: f32,
     pub entry: KnowledgeEntry,
+    /// The stored embedding of the entry's text, when the query asked for vectors.
+    #[serde(skip)]
+    pub dense: Option<Vec<f32>>,
+    /// The stored embedding of a past reply's text, when the query asked for vectors and the
+    /// store keeps them.
+    #[serde(skip)]
+    pub reply_dense: Option<Vec<f32>>,
 }
 
 /// Errors of the knowledge seams.

@@ -18,4 +18,16 @@ pub trait Retriever: Send + Sync {
         text: &str,
         limit: usize,
     ) -> Result<Vec<KnowledgeHit>, KnowledgeError>;
+
+    /// As [`Retriever::retrieve`], for a caller that has embedded `text` already (`vector`,
+    /// from the same embedder): searches with that vector instead of embedding the text again
+    /// (the text still feeds keyword search), and returns each hit with its stored vectors,
+    /// so nothing retrieved needs embedding either. A draft embeds its message once this way.
+    async fn retrieve_embedded(
+        &self,
+        filter: &KnowledgeFilter,
+        text: &str,
+        vector: &[f32],
+        limit: usize,
+    ) -> Result<Vec<KnowledgeHit>, KnowledgeError>;
 }

@@ -13,6 +13,7 @@
 //! 5. **scoring**: post-processing, the guideline checks, citations and scores, then ranking
 //!    ([`crate::candidates`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -178,6 +179,9 @@ impl DraftSet {
 pub struct Drafter {
     parts: DrafterParts,
     triage: Arc<TriageClassifier>,
+    /// The grounding guard's embedder: source sentences (the fact sheet, retrieved clauses and
+    /// replies) are embedded once, not once per draft.
+    sentences: Arc<grounding::CachedEmbedder>,
 }
 
 impl std::fmt::Debug for Drafter {
@@ -198,7 +202,15 @@ impl Drafter {
 
     /// A drafter with classifiers already trained with the same embedder.
     pub fn with_triage(parts: DrafterParts, triage: Arc<TriageClassifier>) -> Self {
-        Self { parts, triage }
+        let sentences = Arc::new(grounding::CachedEmbedder::new(
+            parts.embedder.clone(),
+            grounding::cache::DEFAULT_CAPACITY,
+        ));
+        Self {
+            parts,
+            triage,
+            sentences,
+        }
     }
 
     pub fn profile(&self) -> &BrandProfile {
@@ -256,7 +268,9 @@ impl Drafter {
         }
 
         let step = Instant::now();
-        let (clauses, examples) = self.retrieve(&inbound.text, options).await?;
+        let (clauses, examples, vectors) = self
+            .retrieve(&inbound.text, &message_vector, options)
+            .await?;
         set.timings.retrieval = step.elapsed();
 
         let step = Instant::now();
@@ -326,7 +340,7 @@ impl Drafter {
             });
         }
         self.ground(&mut candidates, &ctx, &prompt, source).await?;
-        self.score(&mut candidates, &message_vector, &prompt, source)
+        self.score(&mut candidates, &message_vector, &prompt, source, &vectors)
             .await?;
         rank(&mut candidates);
         set.timings.scoring = step.elapsed();
@@ -342,12 +356,13 @@ impl Drafter {
     }
 
     /// Guideline clauses (only ids the brand's guidelines still have) and past replies nearest
-    /// to `text`, best first.
+    /// to `text`, best first, searched with its embedding `vector`, and their stored vectors.
     async fn retrieve(
         &self,
         text: &str,
+        vector: &[f32],
         options: &DraftOptions,
-    ) -> Result<(Vec<GuidelineClause>, Vec<PastExample>)> {
+    ) -> Result<(Vec<GuidelineClause>, Vec<PastExample>, SourceVectors)> {
         let brand = KnowledgeFilter::brand(&self.parts.profile.id);
         let clause_filter = brand.clone().kind(KnowledgeKind::Guideline);
         let reply_filter = brand.kind(KnowledgeKind::Reply);
@@ -357,13 +372,28 @@ impl Drafter {
             examples = options.examples
         );
         let (clause_hits, reply_hits) = async {
-            let clauses = self.search(&clause_filter, text, options.clauses).await?;
-            let replies = self.search(&reply_filter, text, options.examples).await?;
+            let clauses = self
+                .search(&clause_filter, text, vector, options.clauses)
+                .await?;
+            let replies = self
+                .search(&reply_filter, text, vector, options.examples)
+                .await?;
             Ok::<_, KnowledgeError>((clauses, replies))
         }
         .instrument(span)
         .await?;
         let guidelines = &self.parts.profile.guidelines;
+        let mut vectors = SourceVectors::default();
+        for hit in &clause_hits {
+            if let Some(v) = &hit.dense {
+                vectors.clauses.insert(hit.entry.cite.clone(), v.clone());
+            }
+        }
+        for hit in &reply_hits {
+            if let Some(v) = &hit.reply_dense {
+                vectors.replies.insert(hit.entry.cite.clone(), v.clone());
+            }
+        }
         let clauses = clause_hits
             .into_iter()
             .filter_map(|hit| match guidelines.get(&hit.entry.cite) {
@@ -391,19 +421,23 @@ impl Drafter {
                 })
             })
             .collect();
-        Ok((clauses, examples))
+        Ok((clauses, examples, vectors))
     }
 
     async fn search(
         &self,
         filter: &KnowledgeFilter,
         text: &str,
+        vector: &[f32],
         limit: usize,
     ) -> std::result::Result<Vec<KnowledgeHit>, KnowledgeError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        self.parts.retriever.retrieve(filter, text, limit).await
+        self.parts
+            .retriever
+            .retrieve_embedded(filter, text, vector, limit)
+            .await
     }
 
     /// Queues every candidate at once (the engine decodes them together) and collects them.
@@ -484,7 +518,7 @@ impl Drafter {
             ctx.inbound,
         );
         let texts: Vec<String> = candidates.iter().map(|c| c.text.clone()).collect();
-        let embedder = self.parts.embedder.clone();
+        let embedder = self.sentences.clone();
         let approved = self.parts.approved.clone();
         let profile = self.parts.profile.clone();
         let findings = tokio::task::spawn_blocking(move || {
@@ -505,14 +539,17 @@ impl Drafter {
         Ok(())
     }
 
-    /// Citations and scores, from one batch of embeddings: the candidates, the clauses and the
-    /// approved replies of the prompt (and the adapted reply's source).
+    /// Citations and scores: the candidates (embedded here, in one batch) against the clauses
+    /// and approved replies of the prompt (and the adapted reply's source), whose vectors the
+    /// store gave back with them. Only a source the store kept no vector for (a store created
+    /// before reply vectors) is embedded, in the same batch.
     async fn score(
         &self,
         candidates: &mut [Candidate],
         message: &[f32],
         prompt: &Prompt,
         source: Option<&PastExample>,
+        stored: &SourceVectors,
     ) -> Result<()> {
         let mut replies: Vec<&PastExample> = prompt.examples.iter().collect();
         if let Some(source) = source
@@ -521,12 +558,41 @@ impl Drafter {
             replies.push(source);
         }
         let mut texts: Vec<String> = candidates.iter().map(|c| c.text.clone()).collect();
-        texts.extend(prompt.clauses.iter().map(|c| c.text.clone()));
-        texts.extend(replies.iter().map(|r| r.reply.clone()));
+        let missing_clauses: Vec<&GuidelineClause> = prompt
+            .clauses
+            .iter()
+            .filter(|c| !stored.clauses.contains_key(&c.id))
+            .collect();
+        let missing_replies: Vec<&PastExample> = replies
+            .iter()
+            .copied()
+            .filter(|r| !stored.replies.contains_key(&r.id))
+            .collect();
+        texts.extend(missing_clauses.iter().map(|c| c.text.clone()));
+        texts.extend(missing_replies.iter().map(|r| r.reply.clone()));
         let mut vectors = self.embed(texts).await?.into_iter();
         let candidate_vectors: Vec<Vec<f32>> = vectors.by_ref().take(candidates.len()).collect();
-        let clause_vectors: Vec<Vec<f32>> = vectors.by_ref().take(prompt.clauses.len()).collect();
-        let reply_vectors: Vec<Vec<f32>> = vectors.collect();
+        let mut embedded: HashMap<&str, Vec<f32>> = missing_clauses
+            .iter()
+            .map(|c| c.id.as_str())
+            .chain(missing_replies.iter().map(|r| r.id.as_str()))
+            .zip(vectors)
+            .collect();
+        let clause_vectors: Vec<Vec<f32>> = prompt
+            .clauses
+            .iter()
+            .map(|c| match stored.clauses.get(&c.id) {
+                Some(v) => v.clone(),
+                None => embedded.remove(c.id.as_str()).unwrap_or_default(),
+            })
+            .collect();
+        let reply_vectors: Vec<Vec<f32>> = replies
+            .iter()
+            .map(|r| match stored.replies.get(&r.id) {
+                Some(v) => v.clone(),
+                None => embedded.remove(r.id.as_str()).unwrap_or_default(),
+            })
+            .collect();
 
         for (candidate, vector) in candidates.iter_mut().zip(&candidate_vectors) {
             if candidate.text.trim().is_empty() {
@@ -570,6 +636,14 @@ impl Drafter {
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
         embed(self.parts.embedder.clone(), texts).await
     }
+}
+
+/// The stored vectors of what a draft retrieved, by id: a clause's (its embedded text) and a
+/// past reply's own text, read back with the search hits so they are never embedded again.
+#[derive(Debug, Default)]
+struct SourceVectors {
+    clauses: HashMap<String, Vec<f32>>,
+    replies: HashMap<String, Vec<f32>>,
 }
 
 /// Trains the triage classifiers on the shipped labelled set, embedded with `embedder`.

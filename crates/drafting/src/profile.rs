@@ -413,7 +413,10 @@ fn read_raw<'t>(
     }
     for key in &KEYS[..REQUIRED] {
         if !raw.present.iter().any(|p| p == key) {
-            source.problem(*key, "is missing (every brand.toml needs id, name, voice and guidelines)");
+            source.problem(
+                *key,
+                "is missing (every brand.toml needs id, name, voice and guidelines)",
+            );
         }
     }
     raw
@@ -477,7 +480,11 @@ fn validate(source: &mut Source<'_>, raw: RawProfile, guidelines: Guidelines) ->
         if channel.max_chars == 0 {
             source.problem(format!("channels.{name}.max_chars"), "must be > 0");
         }
-        non_empty(source, &format!("channels.{name}.label"), Some(&channel.label));
+        non_empty(
+            source,
+            &format!("channels.{name}.label"),
+            Some(&channel.label),
+        );
         if channel.sign_off == SignOffRule::Required && raw.sign_offs.is_empty() {
             source.problem(
                 "sign_offs",
@@ -526,20 +533,17 @@ fn validate(source: &mut Source<'_>, raw: RawProfile, guidelines: Guidelines) ->
     for (from, to) in &raw.terms.preferred {
         non_empty(source, &format!("terms.preferred.{from}"), Some(to));
     }
-    let order_number = raw
-        .personal_data
-        .order_number
-        .as_deref()
-        .and_then(|pattern| match Regex::new(pattern) {
-            Ok(regex) => Some(regex),
-            Err(e) => {
-                source.problem(
-                    "personal_data.order_number",
-                    format!("is not a regex: {e}"),
-                );
-                None
-            }
-        });
+    let order_number =
+        raw.personal_data
+            .order_number
+            .as_deref()
+            .and_then(|pattern| match Regex::new(pattern) {
+                Ok(regex) => Some(regex),
+                Err(e) => {
+                    source.problem("personal_data.order_number", format!("is not a regex: {e}"));
+                    None
+                }
+            });
 
     let mut own_escalation = Vec::new();
     for (i, e) in raw.escalation.into_iter().enumerate() {
@@ -548,7 +552,12 @@ fn validate(source: &mut Source<'_>, raw: RawProfile, guidelines: Guidelines) ->
             source.problem(format!("escalation[{i}].triggers"), "must not be empty");
         }
         own_escalation.push(EscalationTopic {
-            clause: cite(source, &guidelines, format!("escalation[{i}].clause"), e.clause.as_deref()),
+            clause: cite(
+                source,
+                &guidelines,
+                format!("escalation[{i}].clause"),
+                e.clause.as_deref(),
+            ),
             topic: e.topic,
             triggers: e.triggers,
         });
@@ -571,7 +580,12 @@ fn validate(source: &mut Source<'_>, raw: RawProfile, guidelines: Guidelines) ->
             }
         }
         own_commitments.push(Commitment {
-            clause: cite(source, &guidelines, format!("commitments[{i}].clause"), c.clause.as_deref()),
+            clause: cite(
+                source,
+                &guidelines,
+                format!("commitments[{i}].clause"),
+                c.clause.as_deref(),
+            ),
             severity: c.severity.unwrap_or(Rule::Commitment.default_severity()),
             kind: c.kind,
             triggers: c.triggers,
@@ -735,7 +749,13 @@ guidelines = ["voice.md"]
         let topics: Vec<_> = p.escalation.iter().map(|e| e.topic.as_str()).collect();
         assert_eq!(
             topics,
-            ["legal_threat", "safety", "data_breach", "self_harm", "press"]
+            [
+                "legal_threat",
+                "safety",
+                "data_breach",
+                "self_harm",
+                "press"
+            ]
         );
         let kinds: Vec<_> = p.commitments.iter().map(|c| c.kind.as_str()).collect();
         assert_eq!(kinds, ["a refund", "compensation", "a date"]);
@@ -778,7 +798,10 @@ guidelines = ["voice.md"]
                 && !warnings.contains("legal_threat"),
             "{warnings}"
         );
-        assert!(warnings.contains("a refund, compensation, a date"), "{warnings}");
+        assert!(
+            warnings.contains("a refund, compensation, a date"),
+            "{warnings}"
+        );
         assert!(warnings.contains("\"your fault\""), "{warnings}");
         assert!(warnings.starts_with("brand.toml: [defaults]"), "{warnings}");
     }
@@ -797,9 +820,18 @@ guidelines = ["voice.md"]
             .to_string();
         for expected in [
             "brand.toml: 5 problems: ".to_owned(),
-            format!("line {}: channels.x.max_chars invalid type", line_of("\"short\"")),
-            format!("line {}: channels.email.max_chars must be > 0", line_of("max_chars = 0")),
-            format!("line {}: personal_data.order_number is not a regex", line_of("(unclosed")),
+            format!(
+                "line {}: channels.x.max_chars invalid type",
+                line_of("\"short\"")
+            ),
+            format!(
+                "line {}: channels.email.max_chars must be > 0",
+                line_of("max_chars = 0")
+            ),
+            format!(
+                "line {}: personal_data.order_number is not a regex",
+                line_of("(unclosed")
+            ),
             format!("line {}: colour is not a brand.toml key", line_of("colour")),
             "name is missing".to_owned(),
         ] {
@@ -817,12 +849,10 @@ guidelines = ["voice.md"]
             )
         );
         assert!(
-            error("default_channel = \"x\"", "default_channel = \"tiktok\"").starts_with(
-                &format!(
-                    "brand.toml: line {}: default_channel names \"tiktok\"",
-                    line("default_channel")
-                )
-            )
+            error("default_channel = \"x\"", "default_channel = \"tiktok\"").starts_with(&format!(
+                "brand.toml: line {}: default_channel names \"tiktok\"",
+                line("default_channel")
+            ))
         );
         assert!(error("\"@northwindcoffee\"", "\"northwindcoffee\"").contains("handles[0]"));
         assert!(
@@ -851,8 +881,11 @@ guidelines = ["voice.md"]
             .contains("channels.email.sign_off is \"required\"")
         );
         assert!(
-            error("guidelines = [\"voice.md\"]", "guidelines = [\"replies.csv\"]")
-                .contains("guidelines[0] names \"replies.csv\", a .csv file")
+            error(
+                "guidelines = [\"voice.md\"]",
+                "guidelines = [\"replies.csv\"]"
+            )
+            .contains("guidelines[0] names \"replies.csv\", a .csv file")
         );
     }
 
@@ -875,9 +908,7 @@ guidelines = ["voice.md"]
             error("clause = \"voice.md > Safety > 4\"", "clause = \"nope\"")
                 .contains("escalation[0].clause")
         );
-        assert!(
-            error("blame = {", "blames = {").contains("rules.blames is not a check"),
-        );
+        assert!(error("blame = {", "blames = {").contains("rules.blames is not a check"),);
     }
 
     #[test]
@@ -912,7 +943,9 @@ guidelines = ["voice.md"]
         let err = BrandProfile::load(dir.path()).unwrap_err().to_string();
         let file = dir.path().join("brand.toml").display().to_string();
         assert!(
-            err.starts_with(&format!("{file}: line 5: guidelines[1] \"gone.md\": cannot read")),
+            err.starts_with(&format!(
+                "{file}: line 5: guidelines[1] \"gone.md\": cannot read"
+            )),
             "{err}"
         );
         std::fs::write(dir.path().join("brand.toml"), MINIMAL).unwrap();

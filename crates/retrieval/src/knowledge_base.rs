@@ -249,17 +249,22 @@ impl KnowledgeBase {
         progress(0, total);
         let mut done = 0;
         for chunk in work.chunks(INGEST_CHUNK) {
-            let texts: Vec<String> = chunk
+            // One batch: every entry's embedding text, then the text of each past reply
+            // (kept beside it, so drafting never embeds a retrieved reply again).
+            let mut texts: Vec<String> = chunk
                 .iter()
                 .map(|(_, p)| p.embedding_text.clone())
                 .collect();
-            let dense = self.embed(texts).await?;
+            texts.extend(chunk.iter().filter_map(|(_, p)| p.entry.reply.clone()));
+            let mut vectors = self.embed(texts).await?.into_iter();
+            let dense: Vec<Vec<f32>> = vectors.by_ref().take(chunk.len()).collect();
             let points = chunk
                 .iter()
                 .zip(dense)
                 .map(|((id, pending), dense)| KnowledgePoint {
                     id: *id,
                     sparse: self.keywords.document(&pending.embedding_text),
+                    reply_dense: pending.entry.reply.as_ref().and_then(|_| vectors.next()),
                     entry: pending.entry.clone(),
                     dense,
                 })
@@ -311,24 +316,58 @@ impl KnowledgeBase {
 
     /// The entries nearest to `search.text`, best first.
     pub async fn search(&self, search: &Search) -> Result<Vec<KnowledgeHit>> {
+        self.search_instrumented(search, None).await
+    }
+
+    /// [`KnowledgeBase::search`] with `vector`, the caller's embedding of `search.text` (from
+    /// this knowledge base's embedder), instead of embedding the text again; each hit carries
+    /// its stored vectors.
+    pub async fn search_embedded(
+        &self,
+        search: &Search,
+        vector: &[f32],
+    ) -> Result<Vec<KnowledgeHit>> {
+        if vector.len() != self.embedder.dimension() {
+            return Err(KnowledgeError::InvalidRequest(format!(
+                "query vector of {} dimensions for an embedder of {}",
+                vector.len(),
+                self.embedder.dimension()
+            ))
+            .into());
+        }
+        self.search_instrumented(search, Some(vector)).await
+    }
+
+    async fn search_instrumented(
+        &self,
+        search: &Search,
+        vector: Option<&[f32]>,
+    ) -> Result<Vec<KnowledgeHit>> {
         let span = tracing::info_span!(
             "retrieve",
             brand = %search.filter.brand,
             limit = search.limit,
             mode = ?search.mode
         );
-        self.search_inner(search).instrument(span).await
+        self.search_inner(search, vector).instrument(span).await
     }
 
-    async fn search_inner(&self, search: &Search) -> Result<Vec<KnowledgeHit>> {
+    async fn search_inner(
+        &self,
+        search: &Search,
+        vector: Option<&[f32]>,
+    ) -> Result<Vec<KnowledgeHit>> {
         if search.text.trim().is_empty() {
             return Err(KnowledgeError::InvalidRequest("the search text is empty".into()).into());
         }
-        let dense = self
-            .embed(vec![search.text.clone()])
-            .await?
-            .pop()
-            .ok_or_else(|| KnowledgeError::Embedding("no vector for the query".into()))?;
+        let dense = match vector {
+            Some(vector) => vector.to_vec(),
+            None => self
+                .embed(vec![search.text.clone()])
+                .await?
+                .pop()
+                .ok_or_else(|| KnowledgeError::Embedding("no vector for the query".into()))?,
+        };
         let sparse = match search.mode {
             RetrievalMode::Dense => None,
             RetrievalMode::Hybrid => Some(self.keywords.query(&search.text)),
@@ -340,6 +379,7 @@ impl KnowledgeBase {
                 sparse,
                 filter: search.filter.clone(),
                 limit: search.limit,
+                with_vectors: vector.is_some(),
             })
             .await?;
         tracing::debug!(hits = hits.len(), "retrieved");

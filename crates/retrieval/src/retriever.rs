@@ -28,7 +28,25 @@ impl Retriever for KnowledgeRetriever {
         text: &str,
         limit: usize,
     ) -> Result<Vec<KnowledgeHit>, KnowledgeError> {
-        search(&self.knowledge, filter, text, limit, self.mode).await
+        search(&self.knowledge, filter, text, None, limit, self.mode).await
+    }
+
+    async fn retrieve_embedded(
+        &self,
+        filter: &KnowledgeFilter,
+        text: &str,
+        vector: &[f32],
+        limit: usize,
+    ) -> Result<Vec<KnowledgeHit>, KnowledgeError> {
+        search(
+            &self.knowledge,
+            filter,
+            text,
+            Some(vector),
+            limit,
+            self.mode,
+        )
+        .await
     }
 }
 
@@ -41,7 +59,25 @@ impl Retriever for KnowledgeBase {
         text: &str,
         limit: usize,
     ) -> Result<Vec<KnowledgeHit>, KnowledgeError> {
-        search(self, filter, text, limit, RetrievalMode::default()).await
+        search(self, filter, text, None, limit, RetrievalMode::default()).await
+    }
+
+    async fn retrieve_embedded(
+        &self,
+        filter: &KnowledgeFilter,
+        text: &str,
+        vector: &[f32],
+        limit: usize,
+    ) -> Result<Vec<KnowledgeHit>, KnowledgeError> {
+        search(
+            self,
+            filter,
+            text,
+            Some(vector),
+            limit,
+            RetrievalMode::default(),
+        )
+        .await
     }
 }
 
@@ -49,18 +85,21 @@ async fn search(
     knowledge: &KnowledgeBase,
     filter: &KnowledgeFilter,
     text: &str,
+    vector: Option<&[f32]>,
     limit: usize,
     mode: RetrievalMode,
 ) -> Result<Vec<KnowledgeHit>, KnowledgeError> {
-    knowledge
-        .search(&Search {
-            filter: filter.clone(),
-            text: text.to_owned(),
-            limit,
-            mode,
-        })
-        .await
-        .map_err(into_knowledge_error)
+    let search = Search {
+        filter: filter.clone(),
+        text: text.to_owned(),
+        limit,
+        mode,
+    };
+    match vector {
+        Some(vector) => knowledge.search_embedded(&search, vector).await,
+        None => knowledge.search(&search).await,
+    }
+    .map_err(into_knowledge_error)
 }
 
 /// The seam speaks [`KnowledgeError`]; this crate's other errors (files, configuration) cannot

@@ -112,8 +112,13 @@ fn personal_data(text: &str, ctx: &CheckContext<'_>, out: &mut Vec<Violation>) {
     for m in PHONE.find_iter(text) {
         let n = digits(m.as_str());
         let in_card = card_spans.iter().any(|r| r.contains(&m.start()));
-        if !(9..=15).contains(&n.len()) || in_card
-            || profile.order_number.as_ref().is_some_and(|o| o.is_match(m.as_str())) {
+        if !(9..=15).contains(&n.len())
+            || in_card
+            || profile
+                .order_number
+                .as_ref()
+                .is_some_and(|o| o.is_match(m.as_str()))
+        {
             continue;
         }
         if !brand_contact(m.as_str()) && !own_digits.contains(&n) {

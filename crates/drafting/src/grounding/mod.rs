@@ -8,11 +8,13 @@
 //! ([`support`]). Each unsupported claim is a [`Violation`] of [`Rule::UnsupportedClaim`] whose
 //! excerpt is the claim's text and whose message gives the reason.
 
+pub mod cache;
 pub mod extract;
 pub mod support;
 
 use tact_core::{Embedder, InboundMessage, KnowledgeError};
 
+pub use cache::CachedEmbedder;
 pub use extract::{Claim, ClaimKind};
 pub use support::{Source, SourceKind, Support, SupportIndex};
 

@@ -203,9 +203,21 @@ pub fn channels() -> BTreeMap<String, Channel> {
         ("x", "X public reply", 280, SignOffRule::Forbidden, 1),
         ("bluesky", "Bluesky reply", 300, SignOffRule::Forbidden, 1),
         ("mastodon", "Mastodon reply", 500, SignOffRule::Forbidden, 1),
-        ("instagram", "Instagram comment", 2200, SignOffRule::Optional, 2),
+        (
+            "instagram",
+            "Instagram comment",
+            2200,
+            SignOffRule::Optional,
+            2,
+        ),
         ("email", "Email", 2000, SignOffRule::Optional, 0),
-        ("forum", "Community forum post", 2000, SignOffRule::Optional, 1),
+        (
+            "forum",
+            "Community forum post",
+            2000,
+            SignOffRule::Optional,
+            1,
+        ),
     ]
     .into_iter()
     .map(|(name, label, max_chars, sign_off, max_emoji)| {
@@ -267,6 +279,10 @@ mod tests {
     fn the_built_in_patterns_compile_and_find_dates() {
         let date = commitments().pop().unwrap();
         assert_eq!(date.kind, DATE_KIND);
-        assert!(date.patterns.iter().any(|p| p.is_match("fixed by tomorrow")));
+        assert!(
+            date.patterns
+                .iter()
+                .any(|p| p.is_match("fixed by tomorrow"))
+        );
     }
 }

@@ -7,6 +7,7 @@
 
 mod claim_support;
 mod common;
+mod embedding;
 mod golden;
 mod grounding_cases;
 mod injection;

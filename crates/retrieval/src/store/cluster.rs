@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use qdrant_client::qdrant::{
     Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
-    DeletePointsBuilder, Distance, FieldType, Filter, GetPointsBuilder, Modifier, NamedVectors,
-    PointId, PointStruct, PrefetchQueryBuilder, Query, QueryPointsBuilder, RrfBuilder,
-    ScrollPointsBuilder, SparseVectorParamsBuilder, SparseVectorsConfigBuilder,
+    DeletePointsBuilder, Distance, FieldType, Filter, GetPointsBuilder, HnswConfigDiffBuilder,
+    Modifier, NamedVectors, PointId, PointStruct, PrefetchQueryBuilder, Query, QueryPointsBuilder,
+    RrfBuilder, ScrollPointsBuilder, SparseVectorParamsBuilder, SparseVectorsConfigBuilder,
     UpsertPointsBuilder, Value, Vector, VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
-    point_id::PointIdOptions,
+    point_id::PointIdOptions, vector_output, vectors_config,
 };
 use qdrant_client::{Payload, Qdrant};
 use serde::{Deserialize, Serialize};
@@ -19,7 +19,7 @@ use tact_core::{
     VectorStore,
 };
 
-use super::{DENSE, INDEXED_FIELDS, KEYWORDS, RRF_K, check_query, prefetch_limit};
+use super::{DENSE, INDEXED_FIELDS, KEYWORDS, REPLY, RRF_K, check_query, prefetch_limit};
 
 const SCROLL_PAGE: u32 = 1024;
 
@@ -38,6 +38,9 @@ pub struct ClusterStore {
     client: Qdrant,
     collection: String,
     dimension: usize,
+    /// Whether the collection keeps reply vectors ([`REPLY`]); one created before them does
+    /// not.
+    reply_vectors: bool,
 }
 
 impl std::fmt::Debug for ClusterStore {
@@ -45,6 +48,7 @@ impl std::fmt::Debug for ClusterStore {
         f.debug_struct("ClusterStore")
             .field("collection", &self.collection)
             .field("dimension", &self.dimension)
+            .field("reply_vectors", &self.reply_vectors)
             .finish_non_exhaustive()
     }
 }
@@ -67,6 +71,12 @@ impl ClusterStore {
             vectors.add_named_vector_params(
                 DENSE,
                 VectorParamsBuilder::new(dimension as u64, Distance::Cosine),
+            );
+            // Read back, never searched: no graph (m = 0).
+            vectors.add_named_vector_params(
+                REPLY,
+                VectorParamsBuilder::new(dimension as u64, Distance::Cosine)
+                    .hnsw_config(HnswConfigDiffBuilder::default().m(0)),
             );
             let mut sparse = SparseVectorsConfigBuilder::default();
             sparse.add_named_vector_params(
@@ -95,10 +105,18 @@ impl ClusterStore {
                     .map_err(|e| cluster_error(&config.url, e))?;
             }
         }
+        let reply_vectors = !exists || has_reply_vectors(&client, &collection).await?;
+        if !reply_vectors {
+            tracing::info!(
+                collection,
+                "this collection predates reply vectors: drafts embed the past replies they retrieve (a new collection keeps them)"
+            );
+        }
         Ok(Self {
             client,
             collection,
             dimension,
+            reply_vectors,
         })
     }
 
@@ -128,12 +146,22 @@ impl VectorStore for ClusterStore {
                         self.dimension
                     )));
                 }
-                let vectors = NamedVectors::default()
+                let mut vectors = NamedVectors::default()
                     .add_vector(DENSE, Vector::new_dense(point.dense))
                     .add_vector(
                         KEYWORDS,
                         Vector::new_sparse(point.sparse.indices, point.sparse.values),
                     );
+                if let Some(reply) = point.reply_dense.filter(|_| self.reply_vectors) {
+                    if reply.len() != self.dimension {
+                        return Err(KnowledgeError::InvalidRequest(format!(
+                            "reply vector of {} dimensions for a store of {}",
+                            reply.len(),
+                            self.dimension
+                        )));
+                    }
+                    vectors = vectors.add_vector(REPLY, Vector::new_dense(reply));
+                }
                 let payload = serde_json::to_value(&point.entry)
                     .ok()
                     .and_then(|value| Payload::try_from(value).ok())
@@ -223,6 +251,19 @@ impl VectorStore for ClusterStore {
             .filter(filter.clone())
             .limit(query.limit as u64)
             .with_payload(true);
+        if query.with_vectors {
+            let mut names = vec![DENSE];
+            if self.reply_vectors {
+                names.push(REPLY);
+            }
+            request = request.with_vectors(
+                qdrant_client::qdrant::with_vectors_selector::SelectorOptions::Include(
+                    qdrant_client::qdrant::VectorsSelector {
+                        names: names.into_iter().map(str::to_owned).collect(),
+                    },
+                ),
+            );
+        }
         request = match &query.sparse {
             None => request
                 .query(Query::new_nearest(query.dense.clone()))
@@ -255,9 +296,19 @@ impl VectorStore for ClusterStore {
             .result
             .into_iter()
             .map(|point| {
+                let dense = |name: &str| match point
+                    .vectors
+                    .as_ref()
+                    .and_then(|v| v.get_vector_by_name(name))
+                {
+                    Some(vector_output::Vector::Dense(v)) => Some(v.data),
+                    _ => None,
+                };
                 Ok(KnowledgeHit {
                     id: numeric_id(point.id)?,
                     score: point.score,
+                    dense: dense(DENSE),
+                    reply_dense: dense(REPLY),
                     entry: entry(point.payload)?,
                 })
             })
@@ -313,4 +364,22 @@ fn cluster_error(url: &str, err: qdrant_client::QdrantError) -> KnowledgeError {
 
 fn store_error(err: qdrant_client::QdrantError) -> KnowledgeError {
     KnowledgeError::Store(format!("Qdrant: {err}"))
+}
+
+/// Whether an existing collection has the [`REPLY`] vector.
+async fn has_reply_vectors(client: &Qdrant, collection: &str) -> Result<bool, KnowledgeError> {
+    let info = client
+        .collection_info(collection)
+        .await
+        .map_err(store_error)?;
+    Ok(info
+        .result
+        .and_then(|info| info.config)
+        .and_then(|config| config.params)
+        .and_then(|params| params.vectors_config)
+        .and_then(|vectors| vectors.config)
+        .is_some_and(|config| match config {
+            vectors_config::Config::ParamsMap(map) => map.map.contains_key(REPLY),
+            vectors_config::Config::Params(_) => false,
+        }))
 }

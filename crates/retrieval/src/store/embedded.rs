@@ -28,15 +28,15 @@ use qdrant_edge::{
     EdgeVectorParamsBuilder, FieldIndexOperations, Filter, Fusion, JsonPath, Modifier, NamedQuery,
     PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations, PointOperations,
     PointStruct, PointStructPersisted, Prefetch, QueryEnum, QueryRequest, ScoringQuery,
-    ScrollRequest, UpdateOperation, Vector, VectorInternal, Vectors, WithPayloadInterface,
-    WithVector,
+    ScrollRequest, UpdateOperation, Vector, VectorInternal, VectorStructInternal, Vectors,
+    WithPayloadInterface, WithVector,
 };
 use tact_core::{
     KnowledgeEntry, KnowledgeError, KnowledgeFilter, KnowledgeHit, KnowledgePoint, KnowledgeQuery,
     VectorStore,
 };
 
-use super::{DENSE, INDEXED_FIELDS, KEYWORDS, RRF_K, check_query, prefetch_limit};
+use super::{DENSE, INDEXED_FIELDS, KEYWORDS, REPLY, RRF_K, check_query, prefetch_limit};
 
 const SHARD_DIR: &str = "shard";
 const LOCK_FILE: &str = "tact.lock";
@@ -55,6 +55,8 @@ pub struct EmbeddedStore {
 struct Inner {
     shard: Arc<EdgeShard>,
     dimension: usize,
+    /// Whether the shard keeps reply vectors ([`REPLY`]); one created before them does not.
+    reply_vectors: bool,
     dir: PathBuf,
     indexer: Indexer,
     // Held for the store's lifetime: the lock is released when the file is closed, after
@@ -228,6 +230,12 @@ impl EmbeddedStore {
                 DENSE,
                 EdgeVectorParamsBuilder::new(dimension, Distance::Cosine).build(),
             )
+            .vector(
+                REPLY,
+                EdgeVectorParamsBuilder::new(dimension, Distance::Cosine)
+                    .hnsw_config(unindexed())
+                    .build(),
+            )
             .sparse_vector(
                 KEYWORDS,
                 EdgeSparseVectorParamsBuilder::new()
@@ -262,6 +270,13 @@ impl EmbeddedStore {
             }
             shard
         };
+        let reply_vectors = shard.config().vectors.contains_key(REPLY);
+        if !reply_vectors {
+            tracing::info!(
+                store = %dir.display(),
+                "this store predates reply vectors: drafts embed the past replies they retrieve (a new store keeps them)"
+            );
+        }
         let shard = Arc::new(shard);
         let indexer = Indexer::start(shard.clone(), dir)?;
         // A store written by a process that stopped before its pass ran gets it now.
@@ -270,6 +285,7 @@ impl EmbeddedStore {
             inner: Arc::new(Inner {
                 shard,
                 dimension,
+                reply_vectors,
                 dir: dir.to_path_buf(),
                 indexer,
                 _lock: lock,
@@ -321,10 +337,18 @@ impl Inner {
                 }
                 let sparse = Vector::new_sparse(point.sparse.indices, point.sparse.values)
                     .map_err(|e| KnowledgeError::InvalidRequest(format!("keyword vector: {e}")))?;
-                let vectors = Vectors::new_named([
-                    (DENSE, Vector::new_dense(point.dense)),
-                    (KEYWORDS, sparse),
-                ]);
+                let mut vectors = vec![(DENSE, Vector::new_dense(point.dense)), (KEYWORDS, sparse)];
+                if let Some(reply) = point.reply_dense.filter(|_| self.reply_vectors) {
+                    if reply.len() != self.dimension {
+                        return Err(KnowledgeError::InvalidRequest(format!(
+                            "reply vector of {} dimensions for a store of {}",
+                            reply.len(),
+                            self.dimension
+                        )));
+                    }
+                    vectors.push((REPLY, Vector::new_dense(reply)));
+                }
+                let vectors = Vectors::new_named(vectors);
                 Ok(PointStruct::new(point.id, vectors, payload(&point.entry)?).into())
             })
             .collect::<Result<Vec<_>, KnowledgeError>>()?;
@@ -446,7 +470,15 @@ impl Inner {
                 limit: query.limit,
                 offset: 0,
                 params: None,
-                with_vector: WithVector::Bool(false),
+                with_vector: if query.with_vectors {
+                    let mut names = vec![DENSE.to_owned()];
+                    if self.reply_vectors {
+                        names.push(REPLY.to_owned());
+                    }
+                    WithVector::Selector(names)
+                } else {
+                    WithVector::Bool(false)
+                },
                 with_payload: WithPayloadInterface::Bool(true),
             })
             .map_err(store_error)?;
@@ -456,10 +488,13 @@ impl Inner {
                 let payload = point.payload.ok_or_else(|| {
                     KnowledgeError::Store("a hit came back without payload".into())
                 })?;
+                let mut vectors = point.vector;
                 Ok(KnowledgeHit {
                     id: numeric_id(point.id)?,
                     score: point.score,
                     entry: entry(payload.0)?,
+                    dense: dense_vector(&mut vectors, DENSE),
+                    reply_dense: dense_vector(&mut vectors, REPLY),
                 })
             })
             .collect()
@@ -509,6 +544,28 @@ impl VectorStore for EmbeddedStore {
     async fn optimize(&self) -> Result<(), KnowledgeError> {
         self.blocking(|inner| inner.indexer.optimize_now(&inner.shard))
             .await
+    }
+}
+
+/// Vector parameters that build no graph: Qdrant skips HNSW for `m = 0`. For vectors read
+/// back, never searched.
+fn unindexed() -> qdrant_edge::HnswIndexConfig {
+    qdrant_edge::HnswIndexConfig {
+        m: 0,
+        ef_construct: 100,
+        full_scan_threshold: 10_000,
+        max_indexing_threads: 1,
+        on_disk: None,
+        payload_m: None,
+        inline_storage: None,
+    }
+}
+
+/// Takes the dense vector `name` out of a hit's vectors.
+fn dense_vector(vectors: &mut Option<VectorStructInternal>, name: &str) -> Option<Vec<f32>> {
+    match VectorStructInternal::take_opt(vectors, name)? {
+        VectorInternal::Dense(v) => Some(v),
+        VectorInternal::Sparse(_) | VectorInternal::MultiDense(_) => None,
     }
 }
 

@@ -11,6 +11,9 @@ use tact_core::{KnowledgeError, KnowledgeFilter, KnowledgeQuery};
 
 /// Name of the dense (semantic) vector of every point.
 pub(crate) const DENSE: &str = "dense";
+/// Name of the dense vector of a past reply's own text (replies only; never searched, so not
+/// indexed): drafting compares candidates with it instead of embedding retrieved replies.
+pub(crate) const REPLY: &str = "reply";
 /// Name of the sparse keyword vector; the store applies inverse document frequency to it.
 pub(crate) const KEYWORDS: &str = "keywords";
 /// Payload fields with a keyword index, so that filtered searches stay fast.

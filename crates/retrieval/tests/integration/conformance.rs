@@ -41,7 +41,19 @@ fn point(
             indices: terms.to_vec(),
             values: vec![1.0; terms.len()],
         },
+        // A reply's own vector points elsewhere than its entry's, so a mix-up shows.
+        reply_dense: (kind == KnowledgeKind::Reply).then(|| unit(&[0.0, 0.0, 1.0, id as f32])),
     }
+}
+
+fn assert_close(got: &[f32], want: &[f32], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    let off = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(off < 1e-5, "{what}: off by {off}");
 }
 
 fn query(dense: Vec<f32>, filter: KnowledgeFilter, limit: usize) -> KnowledgeQuery {
@@ -50,6 +62,7 @@ fn query(dense: Vec<f32>, filter: KnowledgeFilter, limit: usize) -> KnowledgeQue
         sparse: None,
         filter,
         limit,
+        with_vectors: false,
     }
 }
 
@@ -135,6 +148,31 @@ pub async fn suite(store: &dyn VectorStore) {
         .await
         .unwrap();
     assert_eq!(x.iter().map(|h| h.id).collect::<Vec<_>>(), [3]);
+
+    // Stored vectors come back only when asked for: each entry's own, and a reply's beside it.
+    assert!(
+        replies
+            .iter()
+            .all(|h| h.dense.is_none() && h.reply_dense.is_none())
+    );
+    let mut with_vectors = query(unit(&[1.0]), acme.clone(), 10);
+    with_vectors.with_vectors = true;
+    let hits = store.search(&with_vectors).await.unwrap();
+    assert_eq!(hits.len(), 4);
+    for hit in &hits {
+        let stored = points.iter().find(|p| p.id == hit.id).unwrap();
+        let what = format!("point {}", hit.id);
+        assert_close(
+            hit.dense.as_deref().expect("dense vector"),
+            &stored.dense,
+            &what,
+        );
+        match (&hit.reply_dense, &stored.reply_dense) {
+            (Some(got), Some(want)) => assert_close(got, want, &what),
+            (None, None) => {}
+            (got, _) => panic!("{what}: reply vector {got:?}"),
+        }
+    }
 
     // Hybrid: a point far in dense space but the only keyword match rises to the top two.
     let mut hybrid = query(unit(&[1.0]), acme.clone(), 2);

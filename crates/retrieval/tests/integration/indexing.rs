@@ -50,6 +50,7 @@ fn point(id: u64) -> KnowledgePoint {
         },
         dense: vector(id),
         sparse: SparseVector::default(),
+        reply_dense: None,
     }
 }
 
@@ -73,6 +74,7 @@ async fn assert_finds_itself(store: &EmbeddedStore) {
                 sparse: None,
                 filter: KnowledgeFilter::brand(brand),
                 limit: 5,
+                with_vectors: false,
             })
             .await
             .unwrap();

@@ -155,6 +155,7 @@ async fn bad_rows_are_reported_by_line_and_skipped() {
             sparse: None,
             filter: KnowledgeFilter::brand("acme"),
             limit: 10,
+            with_vectors: false,
         })
         .await
         .unwrap()
@@ -268,4 +269,65 @@ fn guideline_directories_are_read_recursively_and_bad_utf8_is_named() {
     std::fs::write(&bad, b"# ok\n\nfine\n\ncaf\xe9\n").unwrap();
     let err = read_guideline_documents(&[bad]).unwrap_err();
     assert!(err.to_string().contains("line 5: not valid UTF-8"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_search_with_the_callers_vector_returns_the_stored_vectors() {
+    use tact_core::Embedder;
+    let dir = tempfile::tempdir().unwrap();
+    let (kb, _store) = knowledge_base(dir.path());
+    kb.ingest_guidelines("acme", &documents(), &no_progress)
+        .await
+        .unwrap();
+    kb.ingest_replies("acme", &data("replies.jsonl"), false, &no_progress)
+        .await
+        .unwrap();
+    let embedder = crate::common::embedder();
+    let text = "my parcel never arrived";
+    let vector = embedder.embed(&[text]).unwrap().remove(0);
+
+    // Same hits as embedding the text here, now with each entry's vectors.
+    let replies = search("acme", text, Some(KnowledgeKind::Reply));
+    let plain = kb.search(&replies).await.unwrap();
+    let hits = kb.search_embedded(&replies, &vector).await.unwrap();
+    assert_eq!(
+        hits.iter().map(|h| h.id).collect::<Vec<_>>(),
+        plain.iter().map(|h| h.id).collect::<Vec<_>>()
+    );
+    assert!(
+        plain
+            .iter()
+            .all(|h| h.dense.is_none() && h.reply_dense.is_none())
+    );
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>() > 0.9999;
+    for hit in &hits {
+        let reply = hit.entry.reply.as_deref().unwrap();
+        let want = embedder.embed(&[&hit.entry.text, reply]).unwrap();
+        assert!(
+            close(hit.dense.as_deref().unwrap(), &want[0]),
+            "{}",
+            hit.entry.cite
+        );
+        assert!(
+            close(hit.reply_dense.as_deref().unwrap(), &want[1]),
+            "{}",
+            hit.entry.cite
+        );
+    }
+    let clauses = kb
+        .search_embedded(
+            &search("acme", text, Some(KnowledgeKind::Guideline)),
+            &vector,
+        )
+        .await
+        .unwrap();
+    assert!(
+        clauses
+            .iter()
+            .all(|h| h.dense.is_some() && h.reply_dense.is_none())
+    );
+
+    // A vector of the wrong size is refused by name.
+    let err = kb.search_embedded(&replies, &[0.5; 3]).await.unwrap_err();
+    assert!(err.to_string().contains("3 dimensions"), "{err}");
 }
