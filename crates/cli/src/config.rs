@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Where tact keeps models and data; `$TACT_HOME`, default `<user cache dir>/tact`.
     pub home: Option<PathBuf>,
-    /// Where brand folders (brand.toml, guidelines, replies.jsonl) live; default `brands`,
-    /// relative to the current directory.
+    /// Where brand folders (brand.toml, guidelines, replies.jsonl) live; default `brands` in
+    /// the current directory when it has one, else `$TACT_HOME/brands` (see `brands_dir()`).
     pub brands_dir: Option<PathBuf>,
     pub model: ModelConfig,
     pub engine: EngineSection,
@@ -101,14 +101,17 @@ pub struct DraftConfig {
 }
 
 impl Default for DraftConfig {
+    /// Sampling defaults are the drafter's ([`tact_drafting::DraftOptions`]): one source.
     fn default() -> Self {
+        let d = tact_drafting::DraftOptions::default();
         Self {
-            candidates: 3,
-            max_new_tokens: 128,
-            temperature: 0.7,
-            top_p: 0.9,
-            top_k: 40,
-            repeat_penalty: 1.15,
+            candidates: d.candidates,
+            max_new_tokens: d.max_new_tokens,
+            temperature: d.temperature,
+            top_p: d.top_p,
+            top_k: d.top_k,
+            // Through its shortest decimal form: 1.15f32 is 1.1499999761581421 as an f64.
+            repeat_penalty: d.repeat_penalty.to_string().parse().unwrap_or(1.15),
             max_message_bytes: 16 * 1024,
             brand: "our brand".into(),
             channel: "social media".into(),
@@ -228,10 +231,19 @@ impl Config {
         self.home.clone().unwrap_or_else(tact_models::default_home)
     }
 
+    /// `brands_dir` when set; otherwise `brands` in the current directory when there is one
+    /// (a checkout of this repository, with the demo brand), else `$TACT_HOME/brands`. Every
+    /// command (draft, check, demo, serve, brand init) follows this one rule.
     pub fn brands_dir(&self) -> PathBuf {
-        self.brands_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("brands"))
+        if let Some(dir) = &self.brands_dir {
+            return dir.clone();
+        }
+        let local = PathBuf::from("brands");
+        if local.is_dir() {
+            local
+        } else {
+            self.home().join("brands")
+        }
     }
 
     pub fn models_dir(&self) -> PathBuf {

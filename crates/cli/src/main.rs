@@ -37,6 +37,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::models::ModelsCommand,
     },
+    /// Create a brand folder (`tact brand init acme`).
+    Brand {
+        #[command(subcommand)]
+        command: commands::brand::BrandCommand,
+    },
     /// Draft a reply to a customer's message.
     Draft(commands::draft::DraftArgs),
     /// Fetch the models if needed and draft a reply to a sample message.
@@ -91,6 +96,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     set_decode_threads(config.engine.decode_threads);
     match cli.command {
         Command::Models { command } => commands::models::run(&config, command),
+        Command::Brand { command } => commands::brand::run(&config, command),
         Command::Draft(args) => commands::draft::run(&config, args),
         Command::Demo => commands::draft::demo(&config),
         Command::Check(args) => commands::check::run(&config, args),

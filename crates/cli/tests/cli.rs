@@ -286,6 +286,11 @@ fn grounded_draft_ranks_cites_and_triages() {
         "{}",
         stderr(&out)
     );
+    assert!(
+        stderr(&out).contains(r#"note: "demo" is the folder of brand "northwind""#),
+        "an alias is said out loud: {}",
+        stderr(&out)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("triage: draft"), "{text}");
     assert!(
@@ -299,7 +304,7 @@ fn grounded_draft_ranks_cites_and_triages() {
         &[
             "draft",
             "--brand",
-            "demo",
+            "Northwind Coffee",
             "My lawyer will be in touch about this.",
         ],
     );
@@ -317,7 +322,7 @@ fn grounded_draft_ranks_cites_and_triages() {
     assert_clear_error(
         &tact_with_brands(
             home.path(),
-            &["draft", "--brand", "demo", "--channel", "fax", "hi"],
+            &["draft", "--brand", "northwind", "--channel", "fax", "hi"],
         ),
         "no channel \"fax\"",
     );
@@ -378,4 +383,132 @@ fn ingesting_replies_fails_on_bad_rows_unless_told_to_skip_them() {
     assert!(skipped.status.success(), "{}", stderr(&skipped));
     let after = tact(home.path(), &search);
     assert!(String::from_utf8_lossy(&after.stdout).contains("DM us your order number"));
+}
+
+/// `tact` run from a directory with no `brands/`, so brands live under `$TACT_HOME/brands`.
+fn tact_elsewhere(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tact"))
+        .args(args)
+        .current_dir(home)
+        .env("TACT_HOME", home)
+        .env_remove("TACT_CONFIG")
+        .env_remove("TACT__BRANDS_DIR")
+        .env("TACT__MODEL__CHAT", tact_e2e::TEST_CHAT_MODEL)
+        .env("TACT_LOG", "off")
+        .output()
+        .expect("running tact")
+}
+
+#[test]
+fn a_new_brand_drafts_escalates_and_flags_promises_with_nothing_edited() {
+    let home = home_with_models();
+    let init = tact_elsewhere(home.path(), &["brand", "init", "acme"]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    assert!(home.path().join("brands/acme/brand.toml").is_file());
+    assert!(String::from_utf8_lossy(&init.stdout).contains("tact draft --brand acme"));
+    assert_clear_error(
+        &tact_elsewhere(home.path(), &["brand", "init", "acme"]),
+        "already exists",
+    );
+
+    let draft = tact_elsewhere(
+        home.path(),
+        &["draft", "--brand", "acme", "--max-tokens", "16", "hello"],
+    );
+    assert!(draft.status.success(), "{}", stderr(&draft));
+    let text = String::from_utf8_lossy(&draft.stdout);
+    assert!(
+        text.starts_with("triage: draft") && text.contains("#1 ["),
+        "{text}"
+    );
+
+    let legal = tact_elsewhere(
+        home.path(),
+        &[
+            "draft",
+            "--brand",
+            "acme",
+            "I want my money back or I am calling my lawyer",
+        ],
+    );
+    assert!(legal.status.success(), "{}", stderr(&legal));
+    let text = String::from_utf8_lossy(&legal.stdout);
+    assert!(
+        text.contains("escalation: legal_threat") && text.contains("no draft"),
+        "{text}"
+    );
+
+    let check = tact_elsewhere(
+        home.path(),
+        &[
+            "check",
+            "--brand",
+            "acme",
+            "--json",
+            "We'll refund you and fix it for free tomorrow!!! It's your fault though.",
+        ],
+    );
+    assert!(!check.status.success(), "a refund promise must block");
+    let json: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    let rules: Vec<&str> = json["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["rule"].as_str().unwrap())
+        .collect();
+    for rule in ["commitment", "exclamation_run", "blame"] {
+        assert!(rules.contains(&rule), "{rule} not in {rules:?}");
+    }
+    assert_eq!(json["blocked"], true);
+}
+
+#[test]
+fn replies_are_ingested_from_stdin_in_the_format_named() {
+    let home = home_with_models();
+    let jsonl = concat!(
+        r#"{"channel": "x", "inbound": "where is my order", "reply": "DM us your order number!", "created_at": "2026-01-01T00:00:00Z"}"#,
+        "\n"
+    );
+    assert_clear_error(
+        &tact_stdin(
+            home.path(),
+            &["ingest", "replies", "--brand", "acme", "-"],
+            jsonl.as_bytes(),
+        ),
+        "--format csv|jsonl",
+    );
+    let out = tact_stdin(
+        home.path(),
+        &[
+            "ingest", "replies", "--brand", "acme", "--format", "jsonl", "-",
+        ],
+        jsonl.as_bytes(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("added 1"));
+
+    // A file whose extension says nothing, read as the CSV it is.
+    let file = home.path().join("export.txt");
+    std::fs::write(
+        &file,
+        "channel,inbound,reply,created_at\nx,do you ship to Canada,Not yet!,2026-01-02T00:00:00Z\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    assert_clear_error(
+        &tact(home.path(), &["ingest", "replies", "--brand", "acme", path]),
+        "--format",
+    );
+    let out = tact(
+        home.path(),
+        &[
+            "ingest", "replies", "--brand", "acme", "--format", "csv", path,
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let found = tact(
+        home.path(),
+        &["search", "--brand", "acme", "--json", "shipping to Canada"],
+    );
+    assert!(String::from_utf8_lossy(&found.stdout).contains("Not yet!"));
 }

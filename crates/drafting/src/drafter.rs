@@ -75,7 +75,7 @@ impl Default for DraftOptions {
             top_k: 40,
             top_p: 0.9,
             repeat_penalty: 1.15,
-            max_new_tokens: 96,
+            max_new_tokens: 128,
             examples: 3,
             clauses: 4,
             prompt_budget: 1536,

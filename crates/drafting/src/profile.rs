@@ -254,8 +254,7 @@ impl BrandProfile {
             source,
         })?;
         let file = path.display().to_string();
-        let (mut source, entries) = Source::parse(&text);
-        let raw = read_raw(&mut source, entries);
+        let (mut source, raw) = read(&file, &text)?;
         let mut clauses = Vec::new();
         for (i, name) in raw.guidelines.iter().flatten().enumerate() {
             let key = format!("guidelines[{i}]");
@@ -272,8 +271,7 @@ impl BrandProfile {
 
     /// Parses a profile from text against guideline clauses already loaded.
     pub fn parse(text: &str, guidelines: Guidelines) -> Result<Self> {
-        let (mut source, entries) = Source::parse(text);
-        let raw = read_raw(&mut source, entries);
+        let (mut source, raw) = read(FILE, text)?;
         for (i, name) in raw.guidelines.iter().flatten().enumerate() {
             guideline_name_ok(&mut source, &format!("guidelines[{i}]"), name);
         }
@@ -423,6 +421,20 @@ fn read_raw<'t>(
 }
 
 /// Validates, and turns the problems found on the way into one error.
+/// Parses the text and reads its keys. A syntax error ends it there: the keys after it are
+/// unknown, so listing them as missing would only bury the one problem there is.
+fn read<'t>(file: &str, text: &'t str) -> Result<(Source<'t>, RawProfile)> {
+    let (mut source, entries) = Source::parse(text);
+    if !source.problems.is_empty() {
+        return Err(Error::Profile {
+            file: file.to_owned(),
+            problems: source.problems,
+        });
+    }
+    let raw = read_raw(&mut source, entries);
+    Ok((source, raw))
+}
+
 fn finish(
     file: &str,
     mut source: Source<'_>,
@@ -813,7 +825,7 @@ guidelines = ["voice.md"]
             .replacen("max_chars = 280", "max_chars = \"short\"", 1)
             .replacen("max_chars = 1500", "max_chars = 0", 1)
             .replacen(r"'(?i)\bNW-?\d{6}\b'", "'(unclosed'", 1)
-            .replacen("[emoji]", "colour = \"red\"\n\n[emoji]", 1);
+            .replacen("id = ", "colour = \"red\"\nid = ", 1);
         let line_of = |needle: &str| 1 + text.lines().position(|l| l.contains(needle)).unwrap();
         let err = BrandProfile::parse(&text, fixture::guidelines())
             .unwrap_err()

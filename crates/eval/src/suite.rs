@@ -77,17 +77,20 @@ pub struct Sampling {
 }
 
 impl Default for Sampling {
+    /// The drafter's defaults ([`tact_drafting::DraftOptions`]), decoded greedily as one
+    /// candidate.
     fn default() -> Self {
+        let d = tact_drafting::DraftOptions::default();
         Self {
             temperature: 0.0,
-            seed: 42,
+            seed: d.seed,
             candidates: 1,
-            top_k: 40,
-            top_p: 0.9,
-            repeat_penalty: 1.15,
-            max_new_tokens: 96,
-            clauses: 4,
-            examples: 3,
+            top_k: d.top_k,
+            top_p: d.top_p,
+            repeat_penalty: d.repeat_penalty,
+            max_new_tokens: d.max_new_tokens,
+            clauses: d.clauses,
+            examples: d.examples,
         }
     }
 }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::knowledge_base::{IngestSummary, KnowledgeBase, guideline_entries, reply_entries};
-use crate::replies::read_replies;
+use crate::replies::{ParsedReplies, read_replies};
 
 /// A Markdown guideline document and the name its clauses are cited by.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,8 +107,9 @@ impl KnowledgeBase {
         self.ingest(entries, true, progress).await
     }
 
-    /// Ingests a CSV or JSONL file of past replies for `brand`. Bad rows are skipped and
-    /// listed in the summary; with `strict`, any bad row aborts before anything is written.
+    /// Ingests a CSV or JSONL file of past replies for `brand` (the format from its
+    /// extension). Bad rows are skipped and listed in the summary; with `strict`, any bad row
+    /// aborts before anything is written.
     pub async fn ingest_replies(
         &self,
         brand: &str,
@@ -116,7 +117,24 @@ impl KnowledgeBase {
         strict: bool,
         progress: &(dyn Fn(usize, usize) + Send + Sync),
     ) -> Result<IngestSummary> {
-        let parsed = read_replies(path, brand)?;
+        let parsed = read_replies(path, None, brand)?;
+        let source = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        self.ingest_parsed_replies(&source, parsed, strict, progress)
+            .await
+    }
+
+    /// Ingests replies already read (see [`crate::replies::parse_replies`]); `source` names
+    /// where they came from in each point's payload (a file name, `stdin`).
+    pub async fn ingest_parsed_replies(
+        &self,
+        source: &str,
+        parsed: ParsedReplies,
+        strict: bool,
+        progress: &(dyn Fn(usize, usize) + Send + Sync),
+    ) -> Result<IngestSummary> {
         if strict && !parsed.rejected.is_empty() {
             return Err(Error::Rejected {
                 count: parsed.rejected.len(),
@@ -128,12 +146,8 @@ impl KnowledgeBase {
                     .join("; "),
             });
         }
-        let source = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| path.display().to_string());
         let mut summary = self
-            .ingest(reply_entries(&source, &parsed.replies), false, progress)
+            .ingest(reply_entries(source, &parsed.replies), false, progress)
             .await?;
         summary.rejected = parsed.rejected;
         Ok(summary)

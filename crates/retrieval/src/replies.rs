@@ -46,29 +46,66 @@ pub struct ParsedReplies {
     pub rejected: Vec<RejectedRow>,
 }
 
-/// Reads `path` (`.csv` or `.jsonl`/`.ndjson`) for `brand`. A record without a brand takes
-/// `brand`; one naming another brand is rejected.
-pub fn read_replies(path: &Path, brand: &str) -> Result<ParsedReplies> {
+/// How a replies file is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyFormat {
+    /// A header row naming the columns, then one record per row.
+    Csv,
+    /// One JSON object per line (`.jsonl` or `.ndjson`).
+    Jsonl,
+}
+
+impl ReplyFormat {
+    /// `csv`, `jsonl` or `ndjson`, any case.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "csv" => Some(Self::Csv),
+            "jsonl" | "ndjson" => Some(Self::Jsonl),
+            _ => None,
+        }
+    }
+
+    /// The format a file's extension names, if it names one.
+    pub fn of_path(path: &Path) -> Option<Self> {
+        Self::parse(path.extension()?.to_str()?)
+    }
+}
+
+/// Reads `path` for `brand`, in `format` or else the one its extension names. A record
+/// without a brand takes `brand`; one naming another brand is rejected.
+pub fn read_replies(
+    path: &Path,
+    format: Option<ReplyFormat>,
+    brand: &str,
+) -> Result<ParsedReplies> {
+    let Some(format) = format.or_else(|| ReplyFormat::of_path(path)) else {
+        return Err(Error::BadFile {
+            path: path.to_path_buf(),
+            reason: "expected a .csv or .jsonl file of past replies (or say which with \
+                     --format csv|jsonl)"
+                .into(),
+        });
+    };
     let bytes = std::fs::read(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    let parsed = match extension.as_deref() {
-        Some("csv") => parse_csv(&bytes, brand).map_err(|reason| Error::BadFile {
-            path: path.to_path_buf(),
-            reason,
-        })?,
-        Some("jsonl" | "ndjson") => parse_jsonl(&bytes, brand),
-        _ => {
-            return Err(Error::BadFile {
-                path: path.to_path_buf(),
-                reason: "expected a .csv or .jsonl file of past replies".into(),
-            });
-        }
+    parse_replies(&bytes, format, brand).map_err(|reason| Error::BadFile {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
+/// Parses replies already read (from stdin, say). `Err` only when the input as a whole cannot
+/// be read (a CSV without a usable header); a bad record is a [`RejectedRow`].
+pub fn parse_replies(
+    bytes: &[u8],
+    format: ReplyFormat,
+    brand: &str,
+) -> std::result::Result<ParsedReplies, String> {
+    let parsed = match format {
+        ReplyFormat::Csv => parse_csv(bytes, brand)?,
+        ReplyFormat::Jsonl => parse_jsonl(bytes, brand),
     };
     Ok(reject_duplicates(parsed))
 }

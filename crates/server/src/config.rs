@@ -27,7 +27,9 @@ pub struct ServerConfig {
     /// How often the store's drafting queue is polled for jobs other processes queued or
     /// left behind, in milliseconds.
     pub drafting_poll_ms: u64,
-    /// `Retry-After` seconds sent with a 503 `queue_full`.
+    /// `Retry-After` seconds sent with a 503 `queue_full` before any draft has finished; after,
+    /// the time the queue takes to free the places asked for, at the rate drafts finish
+    /// (1 s to 5 min).
     pub retry_after_secs: u64,
     /// Origins allowed to call the API from a browser (e.g. `chrome-extension://<id>`); `*`
     /// allows any (development only). Empty: no cross-origin access.

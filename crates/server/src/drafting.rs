@@ -40,6 +40,14 @@ pub trait DraftDispatch: Send + Sync {
     /// Messages waiting for or in drafting.
     fn depth(&self) -> usize;
     fn capacity(&self) -> usize;
+    /// A message's drafting ended here (drafts stored, escalated or failed).
+    fn settled(&self) {}
+    /// How long until `places` more places are free, at the rate drafts have been finishing;
+    /// `None` before there is a rate to go by.
+    fn wait_for(&self, places: usize) -> Option<std::time::Duration> {
+        let _ = places;
+        None
+    }
 }
 
 /// What SSE subscribers of a message hear.

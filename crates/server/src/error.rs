@@ -243,7 +243,8 @@ impl From<tact_drafting::Error> for ApiError {
             | E::PromptTooLong { .. }
             | E::Invalid { .. }
             | E::Syntax { .. }
-            | E::Record { .. } => ApiError::invalid(message),
+            | E::Record { .. }
+            | E::Profile { .. } => ApiError::invalid(message),
             E::Generate(tact_core::GenerateError::QueueFull { .. }) => {
                 ApiError::queue_full(message, Duration::from_secs(5))
             }

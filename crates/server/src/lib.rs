@@ -25,7 +25,7 @@ pub mod store_queue;
 pub mod web;
 
 use std::future::Future;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -112,7 +112,6 @@ impl Server {
             events: drafting::EventHub::default(),
             metrics: metrics::Metrics::default(),
             config,
-            sentiment: OnceLock::new(),
             learn: tokio::sync::Notify::new(),
             guideline_updates: tokio::sync::Mutex::new(()),
         }));

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 
 use tact_core::{Embedder, KnowledgeWriter, Retriever, TextGenerator};
 use tact_drafting::triage::TriageClassifier;
@@ -54,9 +54,6 @@ pub struct Inner {
     pub(crate) events: EventHub,
     pub(crate) metrics: Metrics,
     pub(crate) config: ServerConfig,
-    /// Trained on first use by the crisis route.
-    pub(crate) sentiment:
-        OnceLock<Arc<tact_drafting::triage::classifier::Head<tact_drafting::triage::Sentiment>>>,
     /// Wakes the learning loop after an approval.
     pub(crate) learn: tokio::sync::Notify,
     /// Guideline documents are replaced one at a time.

@@ -10,9 +10,10 @@
 //! is stored. [`ServerDrafter`] drafts through [`drafting::draft_message`]. This is the only
 //! drafting queue: `tact serve`, `tact worker` and the API tests all drain it.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tact_workflow::{DraftError, DraftProducer, Drafted, DraftingWorker, MessageRecord};
@@ -33,6 +34,39 @@ struct Shared {
     /// Jobs in the store at the last refresh, plus places reserved in this process since.
     depth: AtomicUsize,
     wake: Arc<Notify>,
+    drain: Mutex<DrainRate>,
+}
+
+/// When the last drafts of this process finished: the rate a full queue drains at, for
+/// `Retry-After`. Other processes sharing the store drain it too, so this errs long.
+#[derive(Debug, Default)]
+struct DrainRate {
+    finished: VecDeque<Instant>,
+}
+
+impl DrainRate {
+    /// Finishes remembered; enough to follow a change of load within a minute or so.
+    const WINDOW: usize = 16;
+
+    fn record(&mut self, at: Instant) {
+        if self.finished.len() == Self::WINDOW {
+            self.finished.pop_front();
+        }
+        self.finished.push_back(at);
+    }
+
+    /// Time for `places` more drafts to finish at the recent rate, counted from the last
+    /// finish; `None` with fewer than two finishes.
+    fn wait_for(&self, places: usize, now: Instant) -> Option<Duration> {
+        let (first, last) = (self.finished.front()?, self.finished.back()?);
+        let intervals = u32::try_from(self.finished.len() - 1)
+            .ok()
+            .filter(|&n| n > 0)?;
+        let per_draft = last.duration_since(*first) / intervals;
+        let places = u32::try_from(places).unwrap_or(u32::MAX);
+        let due = *last + per_draft.saturating_mul(places);
+        Some(due.saturating_duration_since(now))
+    }
 }
 
 struct StoreReservation {
@@ -111,6 +145,18 @@ impl DraftDispatch for StoreQueue {
     fn capacity(&self) -> usize {
         self.capacity
     }
+
+    fn settled(&self) {
+        lock(&self.shared.drain).record(Instant::now());
+    }
+
+    fn wait_for(&self, places: usize) -> Option<Duration> {
+        lock(&self.shared.drain).wait_for(places, Instant::now())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Drafts for a [`DraftingWorker`] with the server's brands and models.
@@ -125,6 +171,7 @@ impl DraftProducer for ServerDrafter {
     }
 
     fn settled(&self, message_id: &str) {
+        self.state.dispatch.settled();
         self.state.events.finish(message_id);
     }
 }
@@ -209,6 +256,31 @@ mod tests {
             queue.depth(),
             1,
             "an unused reservation gives its places back"
+        );
+    }
+
+    #[test]
+    fn the_wait_follows_the_rate_drafts_finish_at() {
+        let start = Instant::now();
+        let mut rate = DrainRate::default();
+        assert_eq!(rate.wait_for(3, start), None);
+        rate.record(start);
+        assert_eq!(rate.wait_for(3, start), None, "one finish is no rate");
+        // A draft every 4 s.
+        for i in 1..=20 {
+            rate.record(start + Duration::from_secs(4 * i));
+        }
+        assert_eq!(rate.finished.len(), DrainRate::WINDOW);
+        let last = start + Duration::from_secs(80);
+        assert_eq!(rate.wait_for(3, last), Some(Duration::from_secs(12)));
+        assert_eq!(
+            rate.wait_for(3, last + Duration::from_secs(5)),
+            Some(Duration::from_secs(7)),
+            "time since the last finish counts"
+        );
+        assert_eq!(
+            rate.wait_for(1, last + Duration::from_secs(60)),
+            Some(Duration::ZERO)
         );
     }
 }

@@ -123,33 +123,52 @@ fn print_text(profile: &BrandProfile, channel: &str, ctx: &CheckContext<'_>, vs:
     }
 }
 
-/// The folder of brand `name`: `<brands_dir>/<name>` when it has a brand.toml, otherwise the
-/// folder whose brand.toml has `id = "<name>"`.
+/// The folder of brand `name`: the one whose brand.toml has `id = "<name>"`. The folder's own
+/// name and the brand's display name are accepted as aliases, and said so on stderr, so
+/// scripts learn the id that the API and the review page use.
 pub(crate) fn find_brand(brands_dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
-    let direct = brands_dir.join(name);
-    if direct.join("brand.toml").is_file() {
-        return Ok(direct);
-    }
     let entries = std::fs::read_dir(brands_dir).with_context(|| {
         format!(
-            "cannot read the brands directory {} (set brands_dir in the config)",
+            "cannot read the brands directory {} (set brands_dir in the config, or create a \
+             brand with `tact brand init`)",
             brands_dir.display()
         )
     })?;
     let mut known = Vec::new();
+    let mut alias = None;
     for entry in entries {
         let path = entry?.path();
         let Ok(text) = std::fs::read_to_string(path.join("brand.toml")) else {
             continue;
         };
-        let id = toml::from_str::<toml::Table>(&text)
-            .ok()
-            .and_then(|t| t.get("id").and_then(|v| v.as_str()).map(str::to_owned));
-        match id {
-            Some(id) if id == name => return Ok(path),
-            Some(id) => known.push(id),
-            None => {}
+        let table = toml::from_str::<toml::Table>(&text).ok();
+        let key = |k: &str| {
+            table
+                .as_ref()
+                .and_then(|t| t.get(k).and_then(|v| v.as_str()).map(str::to_owned))
+        };
+        let Some(id) = key("id") else {
+            // Unreadable: a folder named like the brand is still the one meant, and loading
+            // it names the problem.
+            if path.file_name().is_some_and(|f| f == name) {
+                return Ok(path);
+            }
+            continue;
+        };
+        if id == name {
+            return Ok(path);
         }
+        let folder = path.file_name().is_some_and(|f| f == name);
+        let display = key("name").is_some_and(|n| n.eq_ignore_ascii_case(name));
+        if alias.is_none() && (folder || display) {
+            let what = if folder { "folder" } else { "name" };
+            alias = Some((path.clone(), id.clone(), what));
+        }
+        known.push(id);
+    }
+    if let Some((path, id, what)) = alias {
+        eprintln!("note: {name:?} is the {what} of brand {id:?}; --brand {id} is its id");
+        return Ok(path);
     }
     known.sort();
     bail!(
@@ -160,5 +179,5 @@ pub(crate) fn find_brand(brands_dir: &Path, name: &str) -> anyhow::Result<PathBu
         } else {
             known.join(", ")
         }
-    )
+    );
 }

@@ -20,7 +20,9 @@ use crate::config::Config;
 const SYSTEM_TEMPLATE: &str = include_str!("../../../../prompts/draft_system.md.j2");
 const DEMO_MESSAGE: &str = "Hi! My order arrived yesterday but the mug was cracked. Can you help?";
 /// The demo brand's folder under the brands directory, and a message for it.
+/// The demo brand's folder under the brands directory, and its id.
 const DEMO_BRAND: &str = "demo";
+const DEMO_BRAND_ID: &str = "northwind";
 const DEMO_BRAND_MESSAGE: &str =
     "Hi! My order arrived yesterday but the bag of beans was split open. Can you help?";
 
@@ -258,7 +260,7 @@ pub fn demo(config: &Config) -> anyhow::Result<()> {
     }
     let args = DraftArgs {
         message: message.into(),
-        brand: grounded.then(|| DEMO_BRAND.into()),
+        brand: grounded.then(|| DEMO_BRAND_ID.into()),
         channel: None,
         author: "Sam".into(),
         thread: Vec::new(),

@@ -2,7 +2,8 @@
 //! line. The store is embedded Qdrant under `<home>/store` unless `store.url` names a Qdrant
 //! server.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use tact_core::{Embedder, KnowledgeFilter, KnowledgeHit, KnowledgeKind, VectorStore};
 use tact_models::{Manifest, ModelCache, ModelRole};
+use tact_retrieval::replies::{ParsedReplies, ReplyFormat, parse_replies, read_replies};
 use tact_retrieval::{
     ClusterConfig, ClusterStore, EmbeddedStore, IngestSummary, KnowledgeBase, RetrievalMode,
     Search, SentenceEmbedder, read_guideline_documents,
@@ -27,12 +29,16 @@ pub enum IngestCommand {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
-    /// Store past approved replies from a CSV or JSONL file. A bad row fails the whole
-    /// ingest (nothing is written) unless `--skip-invalid` is given.
+    /// Store past approved replies from a CSV or JSONL file, or `-` for stdin. A bad row
+    /// fails the whole ingest (nothing is written) unless `--skip-invalid` is given.
     Replies {
         #[arg(long)]
         brand: String,
+        /// The file, or `-` to read stdin (then `--format` is needed).
         file: PathBuf,
+        /// `csv` or `jsonl`; by default the file's extension says.
+        #[arg(long, value_parser = parse_format)]
+        format: Option<ReplyFormat>,
         /// Store the good rows and report the bad ones instead of failing.
         #[arg(long, conflicts_with = "strict")]
         skip_invalid: bool,
@@ -69,6 +75,33 @@ fn parse_kind(text: &str) -> Result<KnowledgeKind, String> {
         .ok_or_else(|| format!("expected `guideline` or `reply`, got {text:?}"))
 }
 
+/// The replies `file` names (`-`: stdin) and the name their points record as their source.
+fn read_replies_arg(
+    file: &Path,
+    format: Option<ReplyFormat>,
+    brand: &str,
+) -> anyhow::Result<(String, ParsedReplies)> {
+    if file != Path::new("-") {
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| file.display().to_string());
+        return Ok((name, read_replies(file, format, brand)?));
+    }
+    let format = format.context("reading replies from stdin needs --format csv|jsonl")?;
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .context("reading replies from stdin")?;
+    let parsed = parse_replies(&bytes, format, brand)
+        .map_err(|reason| anyhow::anyhow!("stdin: {reason}"))?;
+    Ok(("stdin".to_owned(), parsed))
+}
+
+fn parse_format(text: &str) -> Result<ReplyFormat, String> {
+    ReplyFormat::parse(text).ok_or_else(|| format!("expected `csv` or `jsonl`, got {text:?}"))
+}
+
 fn parse_mode(text: &str) -> Result<RetrievalMode, String> {
     match text {
         "dense" => Ok(RetrievalMode::Dense),
@@ -98,17 +131,16 @@ pub fn ingest(config: &Config, command: IngestCommand) -> anyhow::Result<()> {
             IngestCommand::Replies {
                 brand,
                 file,
+                format,
                 skip_invalid,
                 strict: _,
             } => {
                 check_brand(&brand)?;
-                kb.ingest_replies(&brand, &file, !skip_invalid, &progress)
+                let (source, parsed) = read_replies_arg(&file, format, &brand)?;
+                kb.ingest_parsed_replies(&source, parsed, !skip_invalid, &progress)
                     .await
                     .with_context(|| {
-                        format!(
-                            "ingesting {} (--skip-invalid stores the good rows)",
-                            file.display()
-                        )
+                        format!("ingesting {source} (--skip-invalid stores the good rows)")
                     })?
             }
         };

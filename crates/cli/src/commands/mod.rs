@@ -1,3 +1,4 @@
+pub mod brand;
 pub mod check;
 pub mod crisis;
 pub mod draft;

@@ -63,7 +63,11 @@ impl<'t> Source<'t> {
                     self.index(format!("{path}[{i}]"), inner);
                 }
             }
-            _ => {}
+            DeValue::String(_)
+            | DeValue::Integer(_)
+            | DeValue::Float(_)
+            | DeValue::Boolean(_)
+            | DeValue::Datetime(_) => {}
         }
         self.spans.insert(path, value.span());
     }
@@ -138,7 +142,12 @@ impl<'t> Source<'t> {
                 .into_iter()
                 .map(|(k, v)| (k.into_inner().into_owned(), v))
                 .collect(),
-            other => {
+            other @ (DeValue::String(_)
+            | DeValue::Integer(_)
+            | DeValue::Float(_)
+            | DeValue::Boolean(_)
+            | DeValue::Datetime(_)
+            | DeValue::Array(_)) => {
                 self.problems.push(Problem {
                     line: Some(self.line_at(span.start)),
                     key: key.to_owned(),
@@ -158,7 +167,12 @@ impl<'t> Source<'t> {
         let span = value.span();
         match value.into_inner() {
             DeValue::Array(items) => items.into_iter().collect(),
-            other => {
+            other @ (DeValue::String(_)
+            | DeValue::Integer(_)
+            | DeValue::Float(_)
+            | DeValue::Boolean(_)
+            | DeValue::Datetime(_)
+            | DeValue::Table(_)) => {
                 self.problems.push(Problem {
                     line: Some(self.line_at(span.start)),
                     key: key.to_owned(),

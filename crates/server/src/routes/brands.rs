@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use chrono::{DateTime, Duration, Utc};
 use tact_core::InboundMessage;
 use tact_drafting::BrandProfile;
-use tact_drafting::crisis::{self, CrisisConfig, CrisisRadar};
+use tact_drafting::crisis::{CrisisConfig, CrisisRadar};
 use tact_workflow::{MessageFilter, QueueOrder, Workflow};
 
 use crate::api::{
@@ -250,15 +250,13 @@ pub async fn crisis(
     .await?;
     let scan_state = state.clone();
     let summaries = tokio::task::spawn_blocking(move || {
+        // Triage's sentiment head: trained once at start-up on the same labelled set.
         let embedder = scan_state.models.embedder.clone();
-        let head = match scan_state.sentiment.get() {
-            Some(head) => head.clone(),
-            None => {
-                let head = Arc::new(crisis::train_sentiment(embedder.as_ref())?);
-                scan_state.sentiment.get_or_init(|| head).clone()
-            }
-        };
-        let radar = CrisisRadar::new(brand.crisis.clone(), embedder.as_ref(), &head)?;
+        let radar = CrisisRadar::new(
+            brand.crisis.clone(),
+            embedder.as_ref(),
+            &scan_state.triage.sentiment,
+        )?;
         radar.scan(&id, &messages)
     })
     .await

@@ -1,5 +1,7 @@
 //! Inbound messages: submit (one or a batch), the review queue, a message's detail.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -17,6 +19,8 @@ use crate::state::AppState;
 
 /// Most messages one listing returns.
 const MAX_LIMIT: u32 = 1000;
+/// The longest `Retry-After` sent for a full queue, however slowly drafts are finishing.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 const DEFAULT_LIMIT: u32 = 100;
 /// Messages read per round trip when the listing filters after reading (by triage, or by the
 /// brands a token covers): the queue is read page by page until enough match or it ends, so
@@ -140,12 +144,20 @@ pub(crate) async fn store_and_queue<R: RoleGate>(
             .metrics()
             .queue_rejections
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Retry when enough places are free for these messages, at the rate drafts finish.
+        let places = (full.depth + messages.len()).saturating_sub(full.capacity);
+        let retry_after = state
+            .dispatch
+            .wait_for(places)
+            .map_or(state.config().retry_after(), |wait| {
+                wait.clamp(Duration::from_secs(1), MAX_RETRY_AFTER)
+            });
         ApiError::queue_full(
             format!(
                 "the drafting queue is full ({} of {} places taken); retry later",
                 full.depth, full.capacity
             ),
-            state.config().retry_after(),
+            retry_after,
         )
     })?;
     let actor = caller.actor();
