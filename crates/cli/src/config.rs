@@ -21,6 +21,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub workflow: WorkflowConfig,
     pub server: tact_server::ServerConfig,
+    pub service: tact_service::ServiceConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -201,6 +202,7 @@ impl Config {
                     .with_context(|| format!("environment variable {key}"))?;
             }
         }
+        move_service_keys(&mut tree);
         let mut config: Config = tree.try_into().context("invalid configuration")?;
         config.home.get_or_insert(home);
         config.validate()?;
@@ -221,6 +223,7 @@ impl Config {
             bail!("draft.candidates must be between 1 and 8");
         }
         self.server.validate()?;
+        self.service.validate()?;
         if self.draft.max_new_tokens == 0 {
             bail!("draft.max_new_tokens must be at least 1");
         }
@@ -253,6 +256,37 @@ impl Config {
     /// Where the SQLite workflow store lives when no `workflow.database_url` is set.
     pub fn workflow_dir(&self) -> PathBuf {
         self.home().join("workflow")
+    }
+}
+
+/// The drafting queue, delivery and webhook keys were `[server]`'s before the service had a
+/// section of its own: found there (in a file or a `TACT__SERVER__*` variable), they are
+/// moved to `[service]`, with a warning naming the new place.
+fn move_service_keys(tree: &mut toml::Table) {
+    let Some(toml::Value::Table(server)) = tree.get_mut("server") else {
+        return;
+    };
+    let moved: Vec<(String, toml::Value)> = tact_service::ServiceConfig::KEYS
+        .iter()
+        .filter_map(|key| server.remove(*key).map(|v| ((*key).to_owned(), v)))
+        .collect();
+    if moved.is_empty() {
+        return;
+    }
+    let service = tree
+        .entry("service")
+        .or_insert_with(|| toml::Value::Table(Default::default()));
+    let Some(service) = service.as_table_mut() else {
+        return;
+    };
+    for (key, value) in moved {
+        tracing::warn!("server.{key} is service.{key} now; it was read as that");
+        match (service.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                service.insert(key, value);
+            }
+        }
     }
 }
 
@@ -310,6 +344,17 @@ mod tests {
             toml::from_str(include_str!("../../../tact.example.toml")).unwrap();
         let defaults = toml::Table::try_from(Config::default()).unwrap();
         assert_eq!(example, defaults);
+    }
+
+    #[test]
+    fn service_keys_under_server_are_read_as_service_keys() {
+        let mut tree = toml::Table::try_from(Config::default()).unwrap();
+        set_path(&mut tree, "SERVER__DRAFTING_WORKERS", "5").unwrap();
+        set_path(&mut tree, "SERVER__ADDR", "0.0.0.0:9").unwrap();
+        move_service_keys(&mut tree);
+        let c: Config = tree.try_into().unwrap();
+        assert_eq!(c.service.drafting_workers, 5);
+        assert_eq!(c.server.addr, "0.0.0.0:9");
     }
 
     #[test]

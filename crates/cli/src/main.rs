@@ -3,6 +3,7 @@
 
 mod commands;
 mod config;
+mod wiring;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

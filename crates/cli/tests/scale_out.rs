@@ -49,12 +49,12 @@ fn home(
     let mut config = format!(
         "brands_dir = {brands:?}\n\
          [draft]\ncandidates = 1\nmax_new_tokens = 24\n\
-         [server]\ndrafting_workers = 1\ndrafting_lease_secs = {lease_secs}\n\
+         [service]\ndrafting_workers = 1\ndrafting_lease_secs = {lease_secs}\n\
          drafting_poll_ms = 100\noutbox_poll_ms = 100\ndelivery_lease_secs = {lease_secs}\n"
     );
     if let Some(url) = webhook {
         config.push_str(&format!(
-            "[server.webhooks.{BRAND}]\nurl = {url:?}\nsecret = {WEBHOOK_SECRET:?}\n\
+            "[service.webhooks.{BRAND}]\nurl = {url:?}\nsecret = {WEBHOOK_SECRET:?}\n\
              timeout_secs = 30\n"
         ));
     }

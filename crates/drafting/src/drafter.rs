@@ -27,7 +27,7 @@ use tracing::Instrument;
 
 use crate::adapt::adapt;
 use crate::candidates::{Candidate, Citations, GenerationInfo, Origin, Score, cite, cosine, rank};
-use crate::checks::{ApprovedEvidence, CheckContext, check};
+use crate::checks::{ApprovedEvidence, CheckContext, Violation, check};
 use crate::error::{Error, Result};
 use crate::grounding;
 use crate::postprocess::postprocess;
@@ -508,16 +508,32 @@ impl Drafter {
         {
             replies.push(source);
         }
+        let texts: Vec<String> = candidates.iter().map(|c| c.text.clone()).collect();
+        let found = self
+            .unsupported_claims(texts, ctx, &prompt.clauses, &replies)
+            .await?;
+        for (candidate, found) in candidates.iter_mut().zip(found) {
+            candidate.violations.extend(found);
+            sort_violations(&mut candidate.violations);
+        }
+        Ok(())
+    }
+
+    /// The `unsupported_claim` violations of each of `texts` against the fact sheet, `clauses`,
+    /// `replies` and the customer's message of `ctx`.
+    async fn unsupported_claims(
+        &self,
+        texts: Vec<String>,
+        ctx: &CheckContext<'_>,
+        clauses: &[GuidelineClause],
+        replies: &[&PastExample],
+    ) -> Result<Vec<Vec<Violation>>> {
         let sources = grounding::sources(
             ctx.profile,
-            prompt
-                .clauses
-                .iter()
-                .map(|c| (c.id.as_str(), c.text.as_str())),
+            clauses.iter().map(|c| (c.id.as_str(), c.text.as_str())),
             replies.iter().map(|r| (r.id.as_str(), r.reply.as_str())),
             ctx.inbound,
         );
-        let texts: Vec<String> = candidates.iter().map(|c| c.text.clone()).collect();
         let embedder = self.sentences.clone();
         let approved = self.parts.approved.clone();
         let profile = self.parts.profile.clone();
@@ -526,17 +542,42 @@ impl Drafter {
         })
         .await
         .map_err(|e| KnowledgeError::Embedding(format!("grounding task failed: {e}")))??;
-        for (candidate, found) in candidates.iter_mut().zip(findings) {
-            candidate.violations.extend(
+        Ok(findings
+            .into_iter()
+            .map(|found| {
                 found
                     .into_iter()
-                    .map(|f| ctx.violation(Rule::UnsupportedClaim, f.reason(), &f.claim.text)),
-            );
-            candidate
-                .violations
-                .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
-        }
-        Ok(())
+                    .map(|f| ctx.violation(Rule::UnsupportedClaim, f.reason(), &f.claim.text))
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// What a candidate is checked for, on a reply a person wrote or edited: the brand's
+    /// guideline checks on `channel`, and the grounding guard against the sources a draft of
+    /// `inbound` is written from: the fact sheet, the guideline clauses and past replies
+    /// retrieved for the message (all of them, where a draft's prompt budget may keep fewer)
+    /// and what the customer told us. Without a message (an ad-hoc check), the sources are
+    /// retrieved for the reply's own text. Embeds the retrieval text once.
+    pub async fn check_reply(
+        &self,
+        inbound: Option<&InboundMessage>,
+        channel: &str,
+        text: &str,
+        options: &DraftOptions,
+    ) -> Result<Vec<Violation>> {
+        let ctx = CheckContext::new(&self.parts.profile, channel, inbound, &self.parts.approved)?;
+        let mut violations = check(text, &ctx);
+        let about = inbound.map_or(text, |m| m.text.as_str());
+        let vector = self.embed(vec![about.to_owned()]).await?.remove(0);
+        let (clauses, examples, _) = self.retrieve(about, &vector, options).await?;
+        let replies: Vec<&PastExample> = examples.iter().collect();
+        let found = self
+            .unsupported_claims(vec![text.to_owned()], &ctx, &clauses, &replies)
+            .await?;
+        violations.extend(found.into_iter().flatten());
+        sort_violations(&mut violations);
+        Ok(violations)
     }
 
     /// Citations and scores: the candidates (embedded here, in one batch) against the clauses
@@ -647,6 +688,11 @@ struct SourceVectors {
 }
 
 /// Trains the triage classifiers on the shipped labelled set, embedded with `embedder`.
+/// Blocking violations first, then by rule.
+fn sort_violations(violations: &mut [Violation]) {
+    violations.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
+}
+
 pub async fn train_triage(embedder: Arc<dyn Embedder>) -> Result<TriageClassifier> {
     let set = labelled_set()?;
     let texts: Vec<String> = set.iter().map(|m| m.text.clone()).collect();

@@ -115,6 +115,8 @@ pub struct BrandProfile {
     pub rules: BTreeMap<Rule, RuleSetting>,
     /// Languages the team answers in (ISO 639-3 codes such as `eng`); empty means any.
     pub languages: Vec<String>,
+    /// The guideline files `brand.toml` lists, as listed (relative to the brand folder).
+    pub guideline_files: Vec<String>,
     /// Guideline clauses, including the fact sheet's when the brand has one.
     pub guidelines: Guidelines,
     /// What loading found risky but allowed (a safety default turned off); see
@@ -706,6 +708,7 @@ fn validate(source: &mut Source<'_>, raw: RawProfile, guidelines: Guidelines) ->
         commitments,
         rules,
         languages: raw.languages,
+        guideline_files: raw.guidelines.unwrap_or_default(),
         guidelines,
         warnings,
     }

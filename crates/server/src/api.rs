@@ -392,6 +392,10 @@ pub struct CheckRequest {
     pub brand: String,
     pub channel: String,
     pub text: String,
+    /// The message the text answers (the review page's editor): the text is checked as a
+    /// reply to it, its grounding against the sources a draft of it is written from.
+    #[serde(default)]
+    pub message_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -10,19 +10,13 @@ use serde::Serialize;
 use tact_workflow::{Error as WorkflowError, TransitionError};
 use utoipa::ToSchema;
 
-/// Why the server could not start or a background task stopped.
+/// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("invalid server configuration: {0}")]
     Config(String),
-    #[error("brand {brand:?}: {problem}")]
-    Brand { brand: String, problem: String },
     #[error(transparent)]
-    Workflow(#[from] WorkflowError),
-    #[error(transparent)]
-    Drafting(#[from] tact_drafting::Error),
-    #[error(transparent)]
-    Knowledge(#[from] tact_core::KnowledgeError),
+    Service(#[from] tact_service::Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -228,6 +222,19 @@ impl From<WorkflowError> for ApiError {
             | WorkflowError::StoreDirectory { .. } => {
                 ApiError::internal("workflow store", &message)
             }
+        }
+    }
+}
+
+impl From<tact_service::Error> for ApiError {
+    fn from(error: tact_service::Error) -> Self {
+        use tact_service::Error as E;
+        match error {
+            E::Invalid(message) => ApiError::invalid(message),
+            E::Workflow(e) => e.into(),
+            E::Drafting(e) => e.into(),
+            e @ E::Knowledge(_) => ApiError::internal("the knowledge base", &e),
+            e @ (E::Config(_) | E::Io { .. }) => ApiError::internal("the service", &e),
         }
     }
 }

@@ -210,7 +210,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<ApiToken, A
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
-    match state.workflow.authenticate(secret).await {
+    match state.workflow().authenticate(secret).await {
         Ok(token) => Ok(token),
         Err(tact_workflow::Error::Unauthorized) => {
             Err(unauthorized("unknown or revoked API token"))

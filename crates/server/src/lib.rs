@@ -1,56 +1,42 @@
-//! The approval service: tact's HTTP API over the review workflow.
+//! The approval service's HTTP face: tact's JSON API over the review workflow.
 //!
-//! [`Server`] is built from [`Services`] (the workflow, the model-facing parts behind
-//! tact-core's seams, the brands) and a [`ServerConfig`]. It serves the JSON API of
-//! `CONTRACT.md` under `/api/v1` (routes and OpenAPI document from one list, [`routes`]),
-//! `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json` and the web review page ([`web`]),
-//! and runs three background loops: drafting from the workflow store's bounded queue with
-//! SSE streaming ([`drafting`], [`store_queue`]), delivery of approved replies by webhook
-//! ([`delivery`]) and the learning loop that feeds approved replies to the knowledge base
-//! through tact-core's write seam ([`learning`]). Errors become HTTP answers in one place
-//! ([`error`]).
+//! [`Server`] wraps a [`tact_service::Service`] (brands, the drafting job, learning, crisis and
+//! delivery; no HTTP there) with a [`ServerConfig`]. It serves the JSON API of `CONTRACT.md`
+//! under `/api/v1` (routes and OpenAPI document from one list, [`routes`]), `/healthz`,
+//! `/readyz`, `/metrics`, `/api/openapi.json`, SSE streams of drafts being written and the web
+//! review page ([`web`]), and runs the service's loops while it serves. Errors become HTTP
+//! answers in one place ([`error`]). It depends on neither tact-retrieval nor tact-inference.
 
 pub mod api;
 pub mod config;
 mod convert;
-pub mod delivery;
-pub mod drafting;
 pub mod error;
 pub mod extract;
-pub mod learning;
-pub mod metrics;
 pub mod routes;
 pub mod state;
-pub mod store_queue;
 pub mod web;
 
 use std::future::Future;
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-pub use config::{ServerConfig, WebhookSettings};
-pub use drafting::{DraftDispatch, QueueFull, Reservation};
+pub use config::ServerConfig;
 pub use error::{ApiError, Error, ErrorCode, Result};
-pub use state::{AppState, BrandSetup, Models, Services};
+pub use state::AppState;
+pub use tact_service::{Loops, Service};
 
-/// How long background loops get to finish their work at shutdown.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
-
-/// The service, ready to run. It drafts from the queue kept in the workflow store, as every
-/// `tact serve` and `tact worker` process does: there is one drafting loop.
+/// The service with its HTTP surface, ready to run.
 pub struct Server {
     state: AppState,
-    drafting: store_queue::StoreDrafting,
+    loops: Loops,
 }
 
 impl std::fmt::Debug for Server {
@@ -60,120 +46,34 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Validates the configuration and trains the triage classifiers (about a second); drafts
-    /// from the workflow store's queue under a worker name of its own
-    /// ([`store_queue::worker_name`]).
-    pub async fn new(services: Services, config: ServerConfig) -> Result<Self> {
-        Self::with_store_queue(services, config, store_queue::worker_name()).await
-    }
-
-    /// [`Server::new`] drafting from the queue kept in the workflow store, under leases of
-    /// `server.drafting_lease_secs` for the worker `worker` (unique among the processes
-    /// sharing the store; see [`store_queue::worker_name`]). Messages a killed process was
-    /// drafting are drafted again once its leases run out, here or in another process.
-    pub async fn with_store_queue(
-        services: Services,
-        config: ServerConfig,
-        worker: String,
-    ) -> Result<Self> {
-        let queue = Arc::new(store_queue::StoreQueue::new(config.drafting_queue));
-        let drafting = store_queue::StoreDrafting {
-            queue: queue.clone(),
-            worker,
-            lease: config.drafting_lease(),
-            poll: config.drafting_poll(),
-            grace: SHUTDOWN_GRACE / 2,
-        };
-        Self::build(services, config, queue, drafting).await
-    }
-
-    async fn build(
-        services: Services,
-        config: ServerConfig,
-        dispatch: Arc<dyn DraftDispatch>,
-        drafting: store_queue::StoreDrafting,
-    ) -> Result<Self> {
+    /// Serves `service` (built with its `loops` by [`Service::build`]) with `config`.
+    pub fn new(service: Service, loops: Loops, config: ServerConfig) -> Result<Self> {
         config.validate()?;
-        if services.brands.is_empty() {
-            return Err(Error::Config("the server needs at least one brand".into()));
-        }
-        let triage = tact_drafting::train_triage(services.models.embedder.clone()).await?;
-        let brands = services
-            .brands
-            .into_iter()
-            .map(|b| (b.profile.id.clone(), Arc::new(b)))
-            .collect();
-        let state = AppState(Arc::new(state::Inner {
-            workflow: services.workflow,
-            models: services.models,
-            triage: Arc::new(triage),
-            brands: RwLock::new(brands),
-            dispatch,
-            events: drafting::EventHub::default(),
-            metrics: metrics::Metrics::default(),
-            config,
-            learn: tokio::sync::Notify::new(),
-            guideline_updates: tokio::sync::Mutex::new(()),
-        }));
-        Ok(Self { state, drafting })
+        Ok(Self {
+            state: AppState::new(service, config),
+            loops,
+        })
     }
 
     pub fn state(&self) -> &AppState {
         &self.state
     }
 
-    /// Serves on `listener` until `shutdown` completes, then stops taking requests, lets
-    /// drafts in progress and the delivery round finish, and returns.
+    /// Serves on `listener` and runs the service's loops until `shutdown` completes, then
+    /// stops taking requests, lets drafts in progress and the delivery round finish, and
+    /// returns.
     pub async fn run(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
-        let Server { state, drafting } = self;
-        let webhooks = delivery::BrandWebhooks::from_config(&state)?;
-        let (stop, stopped) = watch::channel(false);
-        let mut background = tokio::task::JoinSet::new();
-        background.spawn(drafting.run(state.clone(), stopped.clone()));
-        background.spawn(delivery::run_delivery(
-            state.clone(),
-            webhooks,
-            stopped.clone(),
-        ));
-        background.spawn(learning::run_learning(state.clone(), stopped));
-        let app = router(state);
-        let served = axum::serve(listener, app)
+        let Server { state, loops } = self;
+        let running = loops.spawn(state.service());
+        let served = axum::serve(listener, router(state))
             .with_graceful_shutdown(shutdown)
             .await;
-        let _ = stop.send(true);
-        let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
-            while background.join_next().await.is_some() {}
-        })
-        .await;
-        if finished.is_err() {
-            tracing::warn!(
-                "background work did not finish in time; unfinished drafts are queued again at the next start"
-            );
-        }
+        running.stop().await;
         served.map_err(Error::Io)
-    }
-}
-
-impl Server {
-    /// Drafts from the store-kept queue without serving HTTP (`tact worker`) until `shutdown`
-    /// completes; drafts in progress then get the grace period and the rest go back to the
-    /// queue.
-    pub async fn run_worker(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<()> {
-        let Server { state, drafting } = self;
-        let (stop, stopped) = watch::channel(false);
-        let worker = tokio::spawn(drafting.run(state, stopped));
-        shutdown.await;
-        let _ = stop.send(true);
-        worker
-            .await
-            .map_err(|e| Error::Io(std::io::Error::other(e)))
     }
 }
 

@@ -212,7 +212,7 @@ function runCheck() {
   checkAbort = abort;
   el['check-status'].textContent = 'Checking…';
   el['check-status'].dataset.state = 'checking';
-  checking = post('/check', { brand: detail.brand, channel: detail.channel, text }, { signal: abort.signal })
+  checking = post('/check', { brand: detail.brand, channel: detail.channel, message_id: detail.id, text }, { signal: abort.signal })
     .then((result) => {
       if (seq !== checkSeq) return;
       showCheck({ text, violations: result.violations ?? [], blocks: result.blocks ?? blocksIn(result.violations) });

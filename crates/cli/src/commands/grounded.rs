@@ -160,7 +160,11 @@ pub(crate) async fn ingest_brand(
     profile: &BrandProfile,
     dir: &Path,
 ) -> anyhow::Result<()> {
-    let files = guideline_files(dir)?;
+    let files: Vec<PathBuf> = profile
+        .guideline_files
+        .iter()
+        .map(|name| dir.join(name))
+        .collect();
     let documents = read_guideline_documents(&files)?;
     let none = |_: usize, _: usize| {};
     let guidelines = kb.ingest_guidelines(&profile.id, &documents, &none).await?;
@@ -192,27 +196,6 @@ pub(crate) async fn ingest_brand(
         eprintln!("skipped {row}");
     }
     Ok(())
-}
-
-/// The guideline files `brand.toml` lists, as paths.
-fn guideline_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let path = dir.join("brand.toml");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let table: toml::Table =
-        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
-    let files = table
-        .get("guidelines")
-        .and_then(|v| v.as_array())
-        .context("brand.toml: guidelines must be a list of file names")?;
-    files
-        .iter()
-        .map(|f| {
-            f.as_str()
-                .map(|name| dir.join(name))
-                .context("brand.toml: guidelines must be a list of file names")
-        })
-        .collect()
 }
 
 pub(crate) fn approved_evidence(dir: &Path) -> anyhow::Result<ApprovedEvidence> {

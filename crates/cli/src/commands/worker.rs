@@ -1,13 +1,16 @@
 //! `tact worker [--demo]`: drafts from the workflow store's queue without serving HTTP, so
 //! drafting scales out to other machines. Use it with a shared store (`workflow.database_url`)
-//! and, on other machines, a Qdrant server (`store.url`). The assembly is `tact serve`'s.
+//! and, on other machines, a Qdrant server (`store.url`). It runs the same service as
+//! `tact serve` ([`crate::wiring`]), with its drafting loop only: delivery and learning stay
+//! with the servers.
 
 use std::io::Write;
 
 use clap::Args;
 
-use crate::commands::serve::{build_server, ensure_models, shutdown_signal};
+use crate::commands::serve::shutdown_signal;
 use crate::config::Config;
+use crate::wiring;
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
@@ -17,9 +20,9 @@ pub struct WorkerArgs {
 }
 
 pub fn run(config: &Config, args: WorkerArgs) -> anyhow::Result<()> {
-    ensure_models(config)?;
+    wiring::ensure_models(config)?;
     crate::commands::knowledge::runtime()?.block_on(async {
-        let (server, _) = build_server(config, args.demo).await?;
+        let wired = wiring::service(config, args.demo).await?;
         let mut out = std::io::stdout().lock();
         writeln!(
             out,
@@ -27,7 +30,9 @@ pub fn run(config: &Config, args: WorkerArgs) -> anyhow::Result<()> {
         )?;
         out.flush()?;
         drop(out);
-        server.run_worker(shutdown_signal()).await?;
+        let running = wired.loops.spawn_drafting(&wired.service);
+        shutdown_signal().await;
+        running.stop().await;
         anyhow::Ok(())
     })
 }

@@ -8,10 +8,9 @@ use serde_json::{Map, Value, json};
 use tact_core::InboundMessage;
 
 use crate::api::{self, CheckRequest, CheckResponse, DraftRequest, MessageSummary, ViolationView};
-use crate::convert;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Agent, ApiJson};
-use crate::routes::messages::store_and_queue;
+use crate::routes::messages::{load, store_and_queue};
 use crate::state::AppState;
 
 /// Draft a reply to any text. It is recorded as an inbound message (so it shows in the review
@@ -55,7 +54,10 @@ pub async fn draft(
     Ok((StatusCode::ACCEPTED, Json(api::summary(record, None))))
 }
 
-/// Run the brand's guideline checks on a reply text.
+/// Run the checks a candidate gets on a reply text: the brand's guideline checks and the
+/// grounding guard (facts no source states). With `message_id`, the text is checked as a reply
+/// to that message (the review page's editor): echoes, the customer's own details, and the
+/// sources a draft of it is written from.
 #[utoipa::path(post, path = "/api/v1/check", tag = "drafts",
     request_body = CheckRequest,
     responses((status = 200, body = CheckResponse), (status = 422, body = crate::error::ErrorBody)))]
@@ -68,7 +70,29 @@ pub async fn check(
     let brand = state.brand(&body.brand).ok_or_else(|| {
         ApiError::invalid(format!("this server does not serve brand {:?}", body.brand))
     })?;
-    let violations = convert::check_text(&brand, &body.channel, None, &body.text)?;
+    if body.text.trim().is_empty() {
+        return Ok(Json(CheckResponse {
+            violations: Vec::new(),
+            blocks: 0,
+        }));
+    }
+    let record = match &body.message_id {
+        Some(id) => {
+            let record = load(&state, &caller, id).await?;
+            if record.inbound.brand != body.brand {
+                return Err(ApiError::invalid(format!(
+                    "message {id:?} is brand {:?}'s, not {:?}'s",
+                    record.inbound.brand, body.brand
+                )));
+            }
+            Some(record)
+        }
+        None => None,
+    };
+    let inbound = record.as_ref().map(|r| &r.inbound);
+    let violations = state
+        .check_reply(&brand, &body.channel, inbound, &body.text)
+        .await?;
     let blocks = tact_workflow::draft::count_blocks(&violations);
     Ok(Json(CheckResponse {
         violations: violations

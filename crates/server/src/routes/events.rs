@@ -11,11 +11,11 @@ use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use futures_util::stream;
+use tact_service::DraftEvent;
 use tact_workflow::Status;
 use tokio::sync::broadcast;
 
 use crate::api::{DeltaEvent, MessageDetail};
-use crate::drafting::DraftEvent;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorDetail};
 use crate::extract::Agent;
 use crate::routes::messages::{load, message_detail};
@@ -39,12 +39,12 @@ pub async fn events(
     Path(id): Path<String>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     // Subscribe before reading the state, so the end of drafting cannot fall in between.
-    let receiver = state.events.subscribe(&id);
+    let receiver = state.events().subscribe(&id);
     let record = match load(&state, &caller, &id).await {
         Ok(record) => record,
         Err(e) => {
             drop(receiver);
-            state.events.release(&id);
+            state.events().release(&id);
             return Err(e);
         }
     };
@@ -57,7 +57,7 @@ pub async fn events(
         | Status::Escalated
         | Status::Failed => {
             drop(receiver);
-            state.events.release(&id);
+            state.events().release(&id);
             Phase::Ending(final_events(&state, &id).await?)
         }
     };

@@ -139,7 +139,7 @@ pub(crate) async fn store_and_queue<R: RoleGate>(
             Err(e) => return Err(e.into()),
         }
     }
-    let reservation = state.dispatch.reserve(messages.len()).map_err(|full| {
+    let reservation = state.dispatch().reserve(messages.len()).map_err(|full| {
         state
             .metrics()
             .queue_rejections
@@ -147,9 +147,9 @@ pub(crate) async fn store_and_queue<R: RoleGate>(
         // Retry when enough places are free for these messages, at the rate drafts finish.
         let places = (full.depth + messages.len()).saturating_sub(full.capacity);
         let retry_after = state
-            .dispatch
+            .dispatch()
             .wait_for(places)
-            .map_or(state.config().retry_after(), |wait| {
+            .map_or(state.service().config().retry_after(), |wait| {
                 wait.clamp(Duration::from_secs(1), MAX_RETRY_AFTER)
             });
         ApiError::queue_full(

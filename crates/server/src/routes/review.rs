@@ -12,7 +12,6 @@ use crate::api::{
     ApproveRequest, AuditEntryView, AuditList, MessageDetail, ProposeRequest, ReasonRequest,
     VersionRequest,
 };
-use crate::convert;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Agent, ApiJson, Approver};
 use crate::routes::messages::{load, message_detail};
@@ -37,7 +36,7 @@ pub async fn approve(
 ) -> ApiResult<Json<MessageDetail>> {
     let record = load(&state, &caller, &id).await?;
     let choice = match body.text {
-        Some(text) => Some(edited(&state, &record, body.candidate, text)?),
+        Some(text) => Some(edited(&state, &record, body.candidate, text).await?),
         // A second approver approves the text already proposed.
         None => match &record.state {
             MessageState::AwaitingReview(round)
@@ -64,14 +63,15 @@ pub async fn approve(
         .approve(&id, body.version, &caller.actor(), choice, override_reason)
         .await?;
     if updated.state.status() == Status::Approved {
-        state.learn.notify_one();
+        state.approved();
     }
     observe_review_latency(&state, &id).await;
     Ok(Json(message_detail(&state, updated).await?))
 }
 
-/// An edit of candidate `candidate`, checked again against the brand's guidelines.
-fn edited(
+/// An edit of candidate `candidate`, checked again as a candidate is: the brand's guidelines
+/// and the grounding guard (a fact the edit adds that no source states is flagged).
+async fn edited(
     state: &AppState,
     record: &tact_workflow::MessageRecord,
     candidate: usize,
@@ -86,12 +86,14 @@ fn edited(
             record.inbound.brand
         ))
     })?;
-    let violations = convert::check_text(
-        &brand,
-        &record.inbound.channel,
-        Some(&record.inbound),
-        &text,
-    )?;
+    let violations = state
+        .check_reply(
+            &brand,
+            &record.inbound.channel,
+            Some(&record.inbound),
+            &text,
+        )
+        .await?;
     Ok(ReplyChoice::Edited {
         candidate,
         text,
@@ -118,7 +120,7 @@ pub async fn propose(
 ) -> ApiResult<Json<MessageDetail>> {
     let record = load(&state, &caller, &id).await?;
     let choice = match body.text {
-        Some(text) => edited(&state, &record, body.candidate, text)?,
+        Some(text) => edited(&state, &record, body.candidate, text).await?,
         None => ReplyChoice::Candidate(body.candidate),
     };
     let updated = state

@@ -48,7 +48,7 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
 pub async fn metrics(_caller: Admin, State(state): State<AppState>) -> impl IntoResponse {
     let text = state
         .metrics()
-        .render(state.dispatch.depth(), state.dispatch.capacity());
+        .render(state.dispatch().depth(), state.dispatch().capacity());
     (
         [(
             header::CONTENT_TYPE,

@@ -1,5 +1,5 @@
 //! Delivery of approved replies: an outbox worker with a webhook per brand
-//! (`server.webhooks.<brand>`), HMAC-signed by the workflow crate's [`WebhookConnector`].
+//! (`service.webhooks.<brand>`), HMAC-signed by the workflow crate's [`WebhookConnector`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,8 +14,9 @@ use tact_workflow::{
 };
 use tokio::sync::watch;
 
+use crate::config::ServiceConfig;
 use crate::error::{Error, Result};
-use crate::state::AppState;
+use crate::state::Service;
 
 /// The webhook of each brand that has one.
 pub struct BrandWebhooks {
@@ -31,9 +32,8 @@ impl std::fmt::Debug for BrandWebhooks {
 }
 
 impl BrandWebhooks {
-    pub fn from_config(state: &AppState) -> Result<Self> {
-        let hooks = state
-            .config()
+    pub fn from_config(config: &ServiceConfig) -> Result<Self> {
+        let hooks = config
             .webhooks
             .iter()
             .map(|(brand, hook)| {
@@ -42,7 +42,7 @@ impl BrandWebhooks {
                     secret: hook.secret.clone(),
                     timeout: Duration::from_secs(hook.timeout_secs.max(1)),
                 })
-                .map_err(|e| Error::Config(format!("server.webhooks.{brand}: {e}")))?;
+                .map_err(|e| Error::Config(format!("service.webhooks.{brand}: {e}")))?;
                 Ok((brand.clone(), connector))
             })
             .collect::<Result<_>>()?;
@@ -63,7 +63,7 @@ impl DeliveryConnector for BrandWebhooks {
             None => Err(DeliveryError {
                 retryable: true,
                 message: format!(
-                    "brand {:?} delivers by webhook but server.webhooks.{} is not configured",
+                    "brand {:?} delivers by webhook but service.webhooks.{} is not configured",
                     entry.brand, entry.brand
                 ),
             }),
@@ -73,7 +73,7 @@ impl DeliveryConnector for BrandWebhooks {
 
 /// Delivers due webhook replies until `shutdown`; a round in progress finishes first.
 pub async fn run_delivery(
-    state: AppState,
+    state: Service,
     connector: BrandWebhooks,
     mut shutdown: watch::Receiver<bool>,
 ) {

@@ -224,7 +224,7 @@ async fn flow(h: &Harness) {
             .unwrap();
         if let Some(hit) = hits.iter().find(|hit| hit.entry.cite == cite) {
             assert_eq!(hit.entry.reply.as_deref(), Some(final_text));
-            assert_eq!(hit.entry.source, tact_server::learning::SOURCE);
+            assert_eq!(hit.entry.source, tact_service::learning::SOURCE);
             found = true;
             break;
         }
@@ -416,4 +416,84 @@ async fn crisis_mode_needs_two_approvers_and_manual_replies_are_marked_posted() 
     assert_eq!(status, 200, "{posted}");
     assert_eq!(posted["status"], "sent");
     set_policy(policy(false)).await;
+}
+
+/// The review page's editor checks an edit as a candidate is checked: a price and a duration
+/// no source states are flagged and located, a fact the fact sheet states is not, and the check
+/// of an unknown message, or for a brand the server does not serve, is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edit_is_checked_for_facts_no_source_states() {
+    let h = crate::support::sqlite();
+    let id = unique("grounded-edit");
+    let (status, body) = h
+        .post(
+            &h.agent,
+            "/api/v1/messages",
+            &json!({"messages": [inbound(&id, "x", "Do you ship to Canada?")]}),
+        )
+        .await;
+    assert!(status == 202 || status == 201, "{body}");
+    let check = |text: &str, message_id: Option<&str>| {
+        let mut body = json!({"brand": BRAND, "channel": "x", "text": text});
+        if let Some(m) = message_id {
+            body["message_id"] = json!(m);
+        }
+        body
+    };
+
+    let invented = "Yes! Shipping to Canada costs $4 and takes 2 days.";
+    let (status, checked) = h
+        .post(&h.agent, "/api/v1/check", &check(invented, Some(&id)))
+        .await;
+    assert_eq!(status, 200, "{checked}");
+    let unsupported: Vec<&Value> = checked["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["rule"] == "unsupported_claim")
+        .collect();
+    let excerpts: Vec<&str> = unsupported
+        .iter()
+        .map(|v| v["excerpt"].as_str().unwrap())
+        .collect();
+    assert!(excerpts.contains(&"$4"), "{checked}");
+    for v in &unsupported {
+        let (s, e) = (
+            v["start"].as_u64().unwrap() as usize,
+            v["end"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(&invented[s..e], v["excerpt"].as_str().unwrap());
+        assert!(!v["message"].as_str().unwrap().is_empty());
+    }
+
+    // What the fact sheet says is supported, with or without the message.
+    let stated = "Sorry, we do not ship to Canada yet. We ship within the US only.";
+    for message_id in [Some(id.as_str()), None] {
+        let (status, checked) = h
+            .post(&h.agent, "/api/v1/check", &check(stated, message_id))
+            .await;
+        assert_eq!(status, 200, "{checked}");
+        assert!(
+            checked["violations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|v| v["rule"] != "unsupported_claim"),
+            "{checked}"
+        );
+    }
+
+    // No check of an unknown message, nor under a brand this server does not serve.
+    let (status, _) = h
+        .post(
+            &h.agent,
+            "/api/v1/check",
+            &check(stated, Some("no-such-message")),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let mut other = check(stated, Some(&id));
+    other["brand"] = json!("globex");
+    let (status, _) = h.post(&h.admin, "/api/v1/check", &other).await;
+    assert_eq!(status, 422);
 }

@@ -12,13 +12,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tact_core::{GenerateError, GenerateRequest, GenerationEvent, GenerationStream, TextGenerator};
+use tact_core::{
+    GenerateError, GenerateRequest, GenerationEvent, GenerationStream, InboundMessage,
+    TextGenerator,
+};
+use tact_drafting::triage::Route;
 use tact_drafting::{Drafter, DrafterParts};
-use tact_workflow::{DraftError, Drafted, MessageRecord};
+use tact_workflow::{DraftError, Drafted, MessageRecord, Violation};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::convert;
-use crate::state::AppState;
+use crate::state::{BrandSetup, Service};
 
 /// The drafting queue has no room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +116,7 @@ struct TeeGenerator {
     inner: Arc<dyn TextGenerator>,
     events: broadcast::Sender<DraftEvent>,
     next_index: AtomicUsize,
-    state: AppState,
+    state: Service,
 }
 
 impl TextGenerator for TeeGenerator {
@@ -165,10 +168,7 @@ impl TextGenerator for TeeGenerator {
 /// Drafts `record` with its brand's drafter, streaming the text to the message's SSE
 /// subscribers, and counts the outcome: drafts for review, or triage's escalation. The
 /// store-backed [`crate::store_queue`] worker drafts through this.
-pub async fn draft_message(
-    state: &AppState,
-    record: &MessageRecord,
-) -> Result<Drafted, DraftError> {
+pub async fn draft_message(state: &Service, record: &MessageRecord) -> Result<Drafted, DraftError> {
     let message_id = record.inbound.id.as_str();
     let Some(brand) = state.brand(&record.inbound.brand) else {
         return Err(DraftError::Failed(format!(
@@ -182,16 +182,7 @@ pub async fn draft_message(
         next_index: AtomicUsize::new(0),
         state: state.clone(),
     });
-    let drafter = Drafter::with_triage(
-        DrafterParts {
-            generator,
-            embedder: state.models.embedder.clone(),
-            retriever: state.models.retriever.clone(),
-            profile: brand.profile.clone(),
-            approved: brand.approved.clone(),
-        },
-        state.triage.clone(),
-    );
+    let drafter = state.drafter(&brand, generator);
     match drafter
         .draft(&record.inbound, &state.models.draft_options)
         .await
@@ -199,7 +190,7 @@ pub async fn draft_message(
         Ok(set) if set.escalated() => {
             state.metrics().escalated.fetch_add(1, Ordering::Relaxed);
             Ok(Drafted::Escalate {
-                reason: convert::escalation_reason(&set),
+                reason: escalation_reason(&set),
             })
         }
         Ok(set) => {
@@ -219,6 +210,61 @@ pub async fn draft_message(
                 .fetch_add(1, Ordering::Relaxed);
             Err(DraftError::Failed(e.to_string()))
         }
+    }
+}
+
+impl Service {
+    /// A drafter for `brand` generating with `generator`, with the service's triage.
+    fn drafter(&self, brand: &BrandSetup, generator: Arc<dyn TextGenerator>) -> Drafter {
+        Drafter::with_triage(
+            DrafterParts {
+                generator,
+                embedder: self.models.embedder.clone(),
+                retriever: self.models.retriever.clone(),
+                profile: brand.profile.clone(),
+                approved: brand.approved.clone(),
+            },
+            self.triage.clone(),
+        )
+    }
+
+    /// The checks a candidate gets, on a reply a reviewer wrote or edited: the brand's
+    /// guideline checks and the grounding guard against the sources a draft of `inbound` is
+    /// written from ([`Drafter::check_reply`]); located by the caller.
+    pub async fn check_reply(
+        &self,
+        brand: &BrandSetup,
+        channel: &str,
+        inbound: Option<&InboundMessage>,
+        text: &str,
+    ) -> Result<Vec<Violation>, tact_drafting::Error> {
+        let drafter = self.drafter(brand, self.models.generator.clone());
+        let violations = drafter
+            .check_reply(inbound, channel, text, &self.models.draft_options)
+            .await?;
+        Ok(violations
+            .iter()
+            .map(tact_drafting::Violation::keyed)
+            .collect())
+    }
+}
+
+/// Why triage sent the message to a person.
+pub fn escalation_reason(set: &tact_drafting::DraftSet) -> String {
+    let screening = &set.triage.screening;
+    debug_assert_eq!(screening.route, Route::Escalate);
+    let topics: Vec<String> = screening
+        .escalations
+        .iter()
+        .map(|e| format!("{} (\"{}\", {})", e.topic, e.trigger, e.clause))
+        .collect();
+    if topics.is_empty() {
+        "triage: the message reads as a threat; a person must answer it".to_owned()
+    } else {
+        format!(
+            "triage: escalation topic {}; a person must answer it",
+            topics.join(", ")
+        )
     }
 }
 

@@ -20,7 +20,8 @@ use tact_drafting::{ApprovedEvidence, BrandProfile, CrisisConfig, DraftOptions};
 use tact_inference::{ChatModel, Engine, EngineConfig, LoadOptions, QuantFormat};
 use tact_retrieval::retriever::KnowledgeRetriever;
 use tact_retrieval::{EmbeddedStore, KnowledgeBase, RetrievalMode, SentenceEmbedder};
-use tact_server::{BrandSetup, Models, Server, ServerConfig, Services, WebhookSettings};
+use tact_server::{Server, ServerConfig};
+use tact_service::{BrandSetup, Models, Parts, Service, ServiceConfig, WebhookSettings};
 use tact_workflow::{BrandScope, PostgresStore, Role, SqliteStore, Workflow, WorkflowStore};
 
 pub const BRAND: &str = "northwind";
@@ -71,7 +72,7 @@ pub fn postgres(test: &str) -> Option<&'static Harness> {
 }
 
 fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn start(database_url: Option<String>) -> anyhow::Result<Harness> {
@@ -176,11 +177,10 @@ async fn serve(
         let _ = axum::serve(hook_listener, receiver).await;
     });
 
-    let mut config = ServerConfig {
+    let mut config = ServiceConfig {
         drafting_queue: QUEUE,
         outbox_poll_ms: 100,
-        cors_origins: vec![ORIGIN.into()],
-        ..ServerConfig::default()
+        ..ServiceConfig::default()
     };
     config.webhooks.insert(
         BRAND.into(),
@@ -204,8 +204,8 @@ async fn serve(
             ..DraftOptions::default()
         },
     };
-    let server = Server::new(
-        Services {
+    let (service, loops) = Service::build(
+        Parts {
             workflow: workflow.clone(),
             models,
             brands: vec![BrandSetup {
@@ -218,6 +218,14 @@ async fn serve(
         config,
     )
     .await?;
+    let server = Server::new(
+        service,
+        loops,
+        ServerConfig {
+            cors_origins: vec![ORIGIN.into()],
+            ..ServerConfig::default()
+        },
+    )?;
     let token = |label: &'static str, role: Role, scope: BrandScope| {
         let workflow = workflow.clone();
         async move {

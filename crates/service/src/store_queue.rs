@@ -5,7 +5,7 @@
 //! when a process dies, and several processes on one PostgreSQL store share the work.
 //!
 //! [`StoreQueue`] is the admission side ([`DraftDispatch`]): it refuses submissions while the
-//! store holds `server.drafting_queue` jobs or more (the count is re-read from the store every
+//! store holds `service.drafting_queue` jobs or more (the count is re-read from the store every
 //! poll, so it covers what other processes queued) and wakes the local worker when a message
 //! is stored. [`ServerDrafter`] drafts through [`drafting::draft_message`]. This is the only
 //! drafting queue: `tact serve`, `tact worker` and the API tests all drain it.
@@ -20,7 +20,7 @@ use tact_workflow::{DraftError, DraftProducer, Drafted, DraftingWorker, MessageR
 use tokio::sync::{Notify, watch};
 
 use crate::drafting::{self, DraftDispatch, QueueFull, Reservation};
-use crate::state::AppState;
+use crate::state::Service;
 
 /// Admission to the store-kept drafting queue; see the module documentation.
 #[derive(Debug)]
@@ -101,7 +101,7 @@ impl StoreQueue {
     }
 
     /// Re-reads the number of jobs (waiting and in progress) from the store.
-    pub async fn refresh(&self, state: &AppState) -> tact_workflow::Result<()> {
+    pub async fn refresh(&self, state: &Service) -> tact_workflow::Result<()> {
         let depth = state.workflow().drafting_queue().await?;
         let jobs = depth.waiting.saturating_add(depth.drafting);
         self.shared.depth.store(
@@ -161,7 +161,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Drafts for a [`DraftingWorker`] with the server's brands and models.
 pub struct ServerDrafter {
-    state: AppState,
+    state: Service,
 }
 
 #[async_trait]
@@ -202,7 +202,7 @@ pub fn worker_name() -> String {
 impl StoreDrafting {
     /// Drafts jobs from the store until `shutdown`, refreshing the admission count every poll;
     /// at shutdown drafts in progress get the grace period, then go back to the queue.
-    pub async fn run(self, state: AppState, shutdown: watch::Receiver<bool>) {
+    pub async fn run(self, state: Service, shutdown: watch::Receiver<bool>) {
         let producer = Arc::new(ServerDrafter {
             state: state.clone(),
         });

@@ -10,7 +10,7 @@ use tact_core::LearnedReply;
 use tact_workflow::FinalReply;
 use tokio::sync::watch;
 
-use crate::state::AppState;
+use crate::state::Service;
 
 /// The knowledge-base source of replies approved in tact.
 pub const SOURCE: &str = "workflow:approved";
@@ -38,7 +38,7 @@ fn learned(reply: &FinalReply) -> LearnedReply {
 /// Feeds approved replies to the knowledge base until `shutdown`. It starts from the first
 /// approval of each brand: what is already there is recognised by its content hash and not
 /// embedded again.
-pub async fn run_learning(state: AppState, mut shutdown: watch::Receiver<bool>) {
+pub async fn run_learning(state: Service, mut shutdown: watch::Receiver<bool>) {
     let mut after: HashMap<String, i64> = HashMap::new();
     loop {
         for brand in state.brand_ids() {
@@ -56,7 +56,7 @@ pub async fn run_learning(state: AppState, mut shutdown: watch::Receiver<bool>) 
 }
 
 async fn learn_brand(
-    state: &AppState,
+    state: &Service,
     brand: &str,
     cursor: &mut i64,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
