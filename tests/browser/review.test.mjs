@@ -23,6 +23,9 @@ const BREAKS_GUIDELINES = 'Unfortunately that went wrong. Kindly send us a DM wi
 // Within every rule of the demo brand on X: no banned or non-preferred terms, no promise, no
 // sign-off, no link, no emoji, nothing quoted from the customer.
 const FOLLOWS_GUIDELINES = 'Sorry about that. Please send us a DM with the order number and we will look into it with you.';
+// A price and a duration that no source of the demo brand states (its fact sheet: no shipping
+// to Canada yet).
+const INVENTS_FACTS = 'Sorry about that. Shipping to Canada costs $4 and takes 2 days.';
 
 let server;
 let browser;
@@ -169,6 +172,15 @@ test('sign in, edit a candidate into a violation and out of it, approve, and see
   await page.setViewportSize({ width: 400, height: 860 });
   await page.screenshot({ path: artifactPath('review-message-400.png'), fullPage: true });
   await page.setViewportSize({ width: 1280, height: 900 });
+
+  // A fact the reviewer adds that no source states is highlighted, with the reason.
+  await page.fill('#editor', INVENTS_FACTS);
+  await checkStatus(page);
+  const invented = await page.$$eval('#check-preview mark.violation[data-rule~="unsupported_claim"]',
+    (ms) => ms.map((m) => ({ text: m.firstChild.textContent, why: m.title })));
+  assert.ok(invented.some((m) => m.text === '$4' && /no source/.test(m.why)), JSON.stringify(invented));
+  assert.ok(await page.locator('#check-violations li[data-rule="unsupported_claim"]').count() > 0);
+  await page.screenshot({ path: artifactPath('review-unsupported-1280.png'), fullPage: true });
 
   // Fixed, the violations clear.
   await page.fill('#editor', FOLLOWS_GUIDELINES);

@@ -11,11 +11,11 @@ use serde::Serialize;
 use tact_core::{InboundMessage, SamplingParams};
 use tact_drafting::crisis::{self, CrisisConfig, CrisisRadar, CrisisSummary};
 use tact_drafting::{ApprovedEvidence, BrandProfile, CheckContext, Severity};
-use tact_inference::{ChatModel, Engine, EngineConfig, LoadOptions, QuantFormat};
 use tact_models::{Manifest, ModelCache, ModelRole};
 use tact_retrieval::SentenceEmbedder;
 
 use super::check::find_brand;
+use super::draft::load_engine;
 use crate::config::Config;
 
 /// A brand folder's own thresholds, used when `--thresholds` is not given.
@@ -89,7 +89,8 @@ fn scan(config: &Config, args: ScanArgs) -> anyhow::Result<()> {
     let mut spikes = radar.scan(&profile.id, &stream)?;
 
     if !spikes.is_empty() && !args.no_statement {
-        let engine = start_engine(config)?;
+        let (engine, _) = load_engine(config, 1)
+            .context("the holding statement needs the chat model (or pass --no-statement)")?;
         let sampling = SamplingParams {
             max_new_tokens: STATEMENT_TOKENS,
             ..SamplingParams::greedy()
@@ -187,42 +188,6 @@ fn load_embedder(config: &Config) -> anyhow::Result<SentenceEmbedder> {
             )
         })?;
     Ok(SentenceEmbedder::load(&dir)?)
-}
-
-fn start_engine(config: &Config) -> anyhow::Result<Engine> {
-    let path = match &config.model.chat_path {
-        Some(path) => path.clone(),
-        None => {
-            let manifest = Manifest::bundled();
-            let entry = manifest.model(&config.model.chat)?;
-            let dir = ModelCache::new(config.models_dir())
-                .require(entry)
-                .with_context(|| {
-                    format!(
-                        "the chat model is missing; run `tact models fetch --model {}` or pass --no-statement",
-                        entry.id
-                    )
-                })?;
-            dir.join(&entry.files[0].name)
-        }
-    };
-    let model = ChatModel::load(
-        &path,
-        &LoadOptions {
-            requantize_to: config.model.requantize.then_some(QuantFormat::Q8_0),
-            dense_prefill: config.model.dense_prefill,
-            derived_dir: None,
-        },
-    )
-    .with_context(|| format!("cannot load the chat model {}", path.display()))?;
-    Ok(Engine::start(
-        model,
-        EngineConfig {
-            queue_capacity: config.engine.queue_capacity,
-            max_active: config.engine.max_active,
-            ..EngineConfig::default()
-        },
-    )?)
 }
 
 fn print_text(profile: &BrandProfile, scanned: usize, others: usize, spikes: &[CrisisSummary]) {
