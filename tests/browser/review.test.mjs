@@ -246,6 +246,19 @@ test('sign in, edit a candidate into a violation and out of it, approve, and see
   assert.deepEqual(reviewer.errors, []);
 });
 
+test('signing in never sends the reviewer off the site, however `next` is written', { skip }, async () => {
+  const origin = new URL(server.url).origin;
+  for (const next of ['/\t/evil.example/', '/\n/evil.example/', '//evil.example/', '/\\evil.example/', 'https://evil.example/']) {
+    const page = await newPage();
+    await page.goto(`${server.url}/sign-in?next=${encodeURIComponent(next)}`);
+    await page.fill('#token', server.adminToken);
+    await page.click('#sign-in-form button[type=submit]');
+    await page.waitForURL((url) => url.origin === origin && url.pathname === '/', { timeout: UI_MS });
+    assert.equal(new URL(page.url()).origin, origin, JSON.stringify(next));
+    await page.context().close();
+  }
+});
+
 test('hostile message text is rendered as text, while drafting streams in and after', { skip }, async () => {
   const page = await newPage();
   const id = `browser-hostile-${Date.now()}`;

@@ -32,7 +32,9 @@ use crate::error::{Error, Result};
 use crate::grounding;
 use crate::postprocess::postprocess;
 use crate::profile::BrandProfile;
-use crate::prompt::{GuidelineClause, PastExample, Prompt, PromptInput, ThreadTurn, assemble};
+use crate::prompt::{
+    ExamplePlacement, GuidelineClause, PastExample, Prompt, PromptInput, ThreadTurn, assemble,
+};
 use crate::rules::Rule;
 use crate::triage::{
     Route, Screening, TrainOptions, TriageClassifier, TriageLabels, TriagePrediction, labelled_set,
@@ -63,6 +65,8 @@ pub struct DraftOptions {
     pub prompt_budget: usize,
     /// Earlier messages of the conversation, oldest first.
     pub thread: Vec<ThreadTurn>,
+    /// Where the past replies go in the prompt.
+    pub examples_as: ExamplePlacement,
 }
 
 impl Default for DraftOptions {
@@ -80,6 +84,7 @@ impl Default for DraftOptions {
             clauses: 4,
             prompt_budget: 1536,
             thread: Vec::new(),
+            examples_as: ExamplePlacement::default(),
         }
     }
 }
@@ -289,6 +294,7 @@ impl Drafter {
                 examples: &examples,
                 thread: &options.thread,
                 budget,
+                examples_as: options.examples_as,
             },
             &|text| Ok(self.parts.generator.count_tokens(text)?),
         )?;

@@ -44,5 +44,5 @@ pub use error::{Error, Result};
 pub use guidelines::{Clause, Guidelines};
 pub use postprocess::{PostProcessed, postprocess};
 pub use profile::{BrandProfile, Channel, SignOffRule};
-pub use prompt::{GuidelineClause, PastExample, Prompt, ThreadTurn};
+pub use prompt::{ExamplePlacement, GuidelineClause, PastExample, Prompt, ThreadTurn};
 pub use rules::{Rule, Severity};

@@ -311,6 +311,21 @@ impl BrandProfile {
 
 /// A guideline file must be Markdown: a data file there is a mistake worth naming.
 fn guideline_name_ok(source: &mut Source<'_>, key: &str, name: &str) -> bool {
+    // The files are read, and edited through the API, inside the brand folder only.
+    let inside = !name.trim().is_empty()
+        && Path::new(name).components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        });
+    if !inside {
+        source.problem(
+            key,
+            format!("names {name:?}: a guideline file is a path inside the brand folder"),
+        );
+        return false;
+    }
     let extension = Path::new(name)
         .extension()
         .and_then(|e| e.to_str())
@@ -944,6 +959,25 @@ guidelines = ["voice.md"]
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("brand.toml: line 2: "), "{e}");
+    }
+
+    #[test]
+    fn guideline_files_stay_inside_the_brand_folder() {
+        for name in ["../voice.md", "/etc/voice.md", "a/../../voice.md", ""] {
+            let err = BrandProfile::parse(
+                &MINIMAL.replace("[\"voice.md\"]", &format!("[{name:?}]")),
+                fixture::guidelines(),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("a path inside the brand folder"),
+                "{name:?}: {err}"
+            );
+        }
+        let nested = MINIMAL.replace("[\"voice.md\"]", "[\"voice.md\", \"guides/tone.md\"]");
+        let p = BrandProfile::parse(&nested, fixture::guidelines()).unwrap();
+        assert_eq!(p.guideline_files, ["voice.md", "guides/tone.md"]);
     }
 
     #[test]

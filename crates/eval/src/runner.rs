@@ -202,6 +202,7 @@ impl EvalPipeline {
             max_new_tokens: s.max_new_tokens,
             examples: s.examples,
             clauses: s.clauses,
+            examples_as: s.examples_as,
             thread: case
                 .thread
                 .iter()

@@ -74,6 +74,9 @@ pub struct Sampling {
     /// Guideline clauses and past replies retrieved into the prompt.
     pub clauses: usize,
     pub examples: usize,
+    /// Where the past replies go in the prompt: `turns` (as earlier exchanges, the default)
+    /// or `system` (listed in the system turn).
+    pub examples_as: tact_drafting::ExamplePlacement,
 }
 
 impl Default for Sampling {
@@ -91,6 +94,7 @@ impl Default for Sampling {
             max_new_tokens: d.max_new_tokens,
             clauses: d.clauses,
             examples: d.examples,
+            examples_as: d.examples_as,
         }
     }
 }

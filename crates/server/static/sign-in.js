@@ -12,7 +12,16 @@ if (notice) error.textContent = notice;
 /** Only a path on this site: never an absolute or protocol-relative URL. */
 function nextPage() {
   const next = new URLSearchParams(location.search).get('next');
-  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/';
+  if (!next || !next.startsWith('/')) return '/';
+  // Resolved as the browser will resolve it (tabs and newlines dropped, backslashes as
+  // slashes), so `/\t/evil.example` cannot leave this origin.
+  let url;
+  try {
+    url = new URL(next, location.origin);
+  } catch {
+    return '/';
+  }
+  return url.origin === location.origin ? `${url.pathname}${url.search}${url.hash}` : '/';
 }
 
 form.addEventListener('submit', async (event) => {

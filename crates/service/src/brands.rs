@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use tact_drafting::BrandProfile;
+use tokio::io::AsyncWriteExt;
 
 use crate::error::{Error, Result};
 use crate::state::{BrandSetup, Service};
@@ -43,7 +44,7 @@ impl Service {
         let old = tokio::fs::read_to_string(&path)
             .await
             .map_err(Error::io(format!("reading {}", path.display())))?;
-        tokio::fs::write(&path, markdown)
+        write_durably(&path, markdown)
             .await
             .map_err(Error::io(format!("writing {}", path.display())))?;
         let load_dir = dir.clone();
@@ -76,8 +77,54 @@ impl Service {
     }
 }
 
+/// Writes `contents` to `path` so that a crash leaves the old file or the new one, never a
+/// torn one: a temporary file beside it, synced, renamed over it, and the directory synced.
+async fn write_durably(path: &Path, contents: &str) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = dir.join(format!(".{name}.tact-new"));
+    let written = async {
+        let mut file = tokio::fs::File::create(&temporary).await?;
+        file.write_all(contents.as_bytes()).await?;
+        file.sync_all().await?;
+        drop(file);
+        tokio::fs::rename(&temporary, path).await
+    }
+    .await;
+    if let Err(e) = written {
+        let _ = tokio::fs::remove_file(&temporary).await;
+        return Err(e);
+    }
+    tokio::fs::File::open(dir).await?.sync_all().await
+}
+
 async fn restore(path: &Path, old: &str) {
-    if let Err(e) = tokio::fs::write(path, old).await {
+    if let Err(e) = write_durably(path, old).await {
         tracing::error!(error = %e, file = %path.display(), "cannot restore a guideline file");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_durable_write_replaces_the_file_and_leaves_nothing_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("voice.md");
+        std::fs::write(&path, "old").unwrap();
+        write_durably(&path, "# New\n\nText.").await.unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "# New\n\nText.");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["voice.md"]);
+        // A folder that is not there: an error, and nothing written.
+        let missing = dir.path().join("gone/voice.md");
+        assert!(write_durably(&missing, "x").await.is_err());
     }
 }

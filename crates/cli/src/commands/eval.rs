@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use tact_core::TextGenerator;
-use tact_drafting::BrandProfile;
+use tact_drafting::{BrandProfile, ExamplePlacement};
 use tact_eval::{
     CaseResult, DraftChoice, EditedReply, EvalPipeline, Progress, Report, RubricJudge, RunInfo,
     Suite,
@@ -61,6 +61,15 @@ pub struct RunArgs {
     /// past reply) or `generated` (the best candidate the model wrote; compares models).
     #[arg(long, value_parser = parse_draft_choice)]
     pub draft: Option<DraftChoice>,
+    /// Override the suite's sampling.examples_as: `turns` (past replies as earlier exchanges)
+    /// or `system` (listed in the system turn), to compare the two on a suite.
+    #[arg(long, value_parser = parse_placement)]
+    pub examples_as: Option<ExamplePlacement>,
+}
+
+fn parse_placement(value: &str) -> Result<ExamplePlacement, String> {
+    ExamplePlacement::parse(value)
+        .ok_or_else(|| format!("expected `turns` or `system`, got `{value}`"))
 }
 
 fn parse_draft_choice(value: &str) -> Result<DraftChoice, String> {
@@ -101,6 +110,9 @@ fn run_suite(config: &Config, args: RunArgs) -> anyhow::Result<()> {
     }
     if let Some(draft) = args.draft {
         suite.file.scoring.draft = draft;
+    }
+    if let Some(placement) = args.examples_as {
+        suite.file.sampling.examples_as = placement;
     }
     let cases = suite.select(args.filter.as_deref(), args.limit);
     if cases.is_empty() {

@@ -96,10 +96,7 @@ pub fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
                 .next()
                 .unwrap_or_default();
             submit_demo_messages(&workflow, &brand).await?;
-            let issued = workflow
-                .create_token("demo admin", Role::Admin, BrandScope::All)
-                .await?;
-            Some(issued.secret)
+            Some(demo_admin_token(&workflow).await?)
         } else {
             None
         };
@@ -156,6 +153,23 @@ pub fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
     }
 }
 
+/// The label of the admin token `serve --demo` prints.
+const DEMO_TOKEN_LABEL: &str = "demo admin";
+
+/// A fresh admin token for the demo, the one of the previous start revoked: its secret cannot
+/// be shown again, and restarts must not pile up admin tokens in the store.
+async fn demo_admin_token(workflow: &Workflow) -> anyhow::Result<String> {
+    for token in workflow.store().tokens().await? {
+        if token.label == DEMO_TOKEN_LABEL && token.revoked_at.is_none() {
+            workflow.revoke_token(&token.id).await?;
+        }
+    }
+    let issued = workflow
+        .create_token(DEMO_TOKEN_LABEL, Role::Admin, BrandScope::All)
+        .await?;
+    Ok(issued.secret)
+}
+
 async fn submit_demo_messages(workflow: &Workflow, brand: &str) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
     for (i, (id, channel, author, text)) in DEMO_MESSAGES.iter().enumerate() {
@@ -198,4 +212,37 @@ pub(crate) async fn shutdown_signal() {
         _ = terminate => {}
     }
     eprintln!("shutting down: finishing drafts in progress");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn each_demo_start_replaces_its_admin_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = tact_workflow::SqliteStore::open(dir.path()).await.unwrap();
+        let workflow = Workflow::new(std::sync::Arc::new(store));
+        let other = workflow
+            .create_token("ana", Role::Admin, BrandScope::All)
+            .await
+            .unwrap();
+        let first = demo_admin_token(&workflow).await.unwrap();
+        let second = demo_admin_token(&workflow).await.unwrap();
+        assert!(workflow.authenticate(&first).await.is_err(), "revoked");
+        assert!(workflow.authenticate(&second).await.is_ok());
+        assert!(
+            workflow.authenticate(&other.secret).await.is_ok(),
+            "others untouched"
+        );
+        let live = workflow
+            .store()
+            .tokens()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.revoked_at.is_none())
+            .count();
+        assert_eq!(live, 2);
+    }
 }

@@ -249,6 +249,8 @@ const SOCIAL_WORDS: &[&str] = &[
     "trip",
     "birthday",
     "luck",
+    // "Unfortunately that went wrong.": owning the customer's bad experience, no brand fact.
+    "wrong",
 ];
 /// Phrases that hand a question to a person or promise only to look, not an outcome.
 const HANDOVER: &[&str] = &[
@@ -895,6 +897,11 @@ mod tests {
             None
         );
         assert_eq!(statement_kind("Sorry about the delivery."), None);
+        assert_eq!(statement_kind("Unfortunately that went wrong."), None);
+        assert_eq!(
+            statement_kind("Unfortunately we do not ship to Canada."),
+            Some(ClaimKind::Statement)
+        );
         assert_eq!(statement_kind("That first whiff is the best bit."), None);
     }
 }

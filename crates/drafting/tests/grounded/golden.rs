@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use tact_drafting::prompt::{PromptInput, assemble, transcript};
-use tact_drafting::{GuidelineClause, PastExample, Prompt, ThreadTurn};
+use tact_drafting::{ExamplePlacement, GuidelineClause, PastExample, Prompt, ThreadTurn};
 
 use crate::common::{chat_model, inbound, profile, reply_records};
 
@@ -62,6 +62,7 @@ fn render(
             examples: &examples(example_ids),
             thread,
             budget,
+            examples_as: ExamplePlacement::Turns,
         },
         &|t| Ok(model.tokenizer.encode_plain(t).expect("tokenizing").len()),
     )
