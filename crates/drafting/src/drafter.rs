@@ -211,6 +211,17 @@ impl Drafter {
             parts.embedder.clone(),
             grounding::cache::DEFAULT_CAPACITY,
         ));
+        Self::sharing(parts, triage, sentences)
+    }
+
+    /// [`Drafter::with_triage`] whose grounding guard embeds source sentences through
+    /// `sentences` (wrapping `parts.embedder`), a cache shared with other drafters: a service
+    /// that builds a drafter per message embeds each fact-sheet sentence once, not per draft.
+    pub fn sharing(
+        parts: DrafterParts,
+        triage: Arc<TriageClassifier>,
+        sentences: Arc<grounding::CachedEmbedder>,
+    ) -> Self {
         Self {
             parts,
             triage,

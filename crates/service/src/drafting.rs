@@ -214,9 +214,10 @@ pub async fn draft_message(state: &Service, record: &MessageRecord) -> Result<Dr
 }
 
 impl Service {
-    /// A drafter for `brand` generating with `generator`, with the service's triage.
+    /// A drafter for `brand` generating with `generator`, with the service's triage and its
+    /// cache of source-sentence vectors.
     fn drafter(&self, brand: &BrandSetup, generator: Arc<dyn TextGenerator>) -> Drafter {
-        Drafter::with_triage(
+        Drafter::sharing(
             DrafterParts {
                 generator,
                 embedder: self.models.embedder.clone(),
@@ -225,6 +226,7 @@ impl Service {
                 approved: brand.approved.clone(),
             },
             self.triage.clone(),
+            self.sentences.clone(),
         )
     }
 

@@ -86,10 +86,15 @@ impl Service {
             .into_iter()
             .map(|b| (b.profile.id.clone(), Arc::new(b)))
             .collect();
+        let sentences = Arc::new(tact_drafting::grounding::CachedEmbedder::new(
+            parts.models.embedder.clone(),
+            tact_drafting::grounding::cache::DEFAULT_CAPACITY,
+        ));
         let service = Service(Arc::new(state::Inner {
             workflow: parts.workflow,
             models: parts.models,
             triage: Arc::new(triage),
+            sentences,
             brands: RwLock::new(brands),
             dispatch: queue,
             events: drafting::EventHub::default(),

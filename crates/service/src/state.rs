@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use tact_core::{Embedder, KnowledgeWriter, Retriever, TextGenerator};
+use tact_drafting::grounding::CachedEmbedder;
 use tact_drafting::triage::TriageClassifier;
 use tact_drafting::{ApprovedEvidence, BrandProfile, CrisisConfig, DraftOptions};
 use tact_workflow::Workflow;
@@ -51,6 +52,8 @@ pub struct Inner {
     pub(crate) models: Models,
     /// Trained once at start-up; the crisis radar uses its sentiment head too.
     pub(crate) triage: Arc<TriageClassifier>,
+    /// The grounding guard's source sentences, embedded once for every draft and check.
+    pub(crate) sentences: Arc<CachedEmbedder>,
     pub(crate) brands: RwLock<BTreeMap<String, Arc<BrandSetup>>>,
     pub(crate) dispatch: Arc<dyn DraftDispatch>,
     pub(crate) events: EventHub,

@@ -1,13 +1,16 @@
 //! What a draft embeds: its message once (triage and both searches share the vector), its
 //! candidates, and no clause or past reply it retrieved for scoring (the store hands their
-//! vectors back with the hits). The grounding guard embeds the sentences of its sources once
-//! per drafter, not once per draft.
+//! vectors back with the hits). The grounding guard embeds the sentences of its sources once,
+//! not once per draft, also across drafters that share its cache (the service builds one
+//! drafter per message).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tact_core::{Embedder, KnowledgeError};
-use tact_drafting::{DraftOptions, DraftSet, Drafter, DrafterParts};
+use tact_drafting::grounding::CachedEmbedder;
+use tact_drafting::grounding::cache::DEFAULT_CAPACITY;
+use tact_drafting::{DraftOptions, DraftSet, Drafter, DrafterParts, train_triage};
 
 use crate::common::{approved, embedder, engine, inbound, knowledge_base, profile};
 
@@ -70,16 +73,25 @@ async fn a_draft_embeds_its_message_once_and_what_it_retrieved_never() {
         inner: embedder(),
         batches: Mutex::new(Vec::new()),
     });
-    let drafter = Drafter::new(DrafterParts {
-        generator: engine(),
-        embedder: recording.clone(),
-        retriever: Arc::new(kb),
-        profile: profile(),
-        approved: approved(),
-    })
-    .await
-    .unwrap();
+    let triage = Arc::new(train_triage(recording.clone()).await.unwrap());
     recording.take(); // the triage classifiers' training set
+    // As the service does: a drafter per message, one cache of source sentences for all.
+    let sentences = Arc::new(CachedEmbedder::new(recording.clone(), DEFAULT_CAPACITY));
+    let generator = engine();
+    let retriever = Arc::new(kb);
+    let drafter_for_a_message = || {
+        Drafter::sharing(
+            DrafterParts {
+                generator: generator.clone(),
+                embedder: recording.clone(),
+                retriever: retriever.clone(),
+                profile: profile(),
+                approved: approved(),
+            },
+            triage.clone(),
+            sentences.clone(),
+        )
+    };
     let options = DraftOptions {
         candidates: 1,
         temperature: 0.0,
@@ -93,7 +105,7 @@ async fn a_draft_embeds_its_message_once_and_what_it_retrieved_never() {
     ];
     let mut per_draft = Vec::new();
     for text in messages {
-        let set = drafter
+        let set = drafter_for_a_message()
             .draft(&inbound("x", "@sam_k", text), &options)
             .await
             .unwrap();
