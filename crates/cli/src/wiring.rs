@@ -97,6 +97,7 @@ pub async fn open_workflow(config: &Config) -> anyhow::Result<Workflow> {
     Ok(Workflow::new(store))
 }
 
+/// Fetches every model of the manifest that the cache lacks (`serve`, `worker`, `demo`).
 pub fn ensure_models(config: &Config) -> anyhow::Result<()> {
     let manifest = Manifest::bundled();
     let cache = ModelCache::new(config.models_dir());

@@ -62,7 +62,7 @@ impl Service {
     /// [`Service::build`] under leases of `service.drafting_lease_secs` for the worker
     /// `worker` (unique among the processes sharing the store). Messages a killed process was
     /// drafting are drafted again once its leases run out, here or in another process.
-    pub async fn build_as(
+    async fn build_as(
         parts: Parts,
         config: ServiceConfig,
         worker: String,

@@ -234,16 +234,7 @@ fn read_message(arg: &str, limit: usize) -> anyhow::Result<String> {
 
 /// `tact demo`: what the README's run command does for now.
 pub fn demo(config: &Config) -> anyhow::Result<()> {
-    let manifest = Manifest::bundled();
-    let cache = ModelCache::new(config.models_dir());
-    for model in &manifest.models {
-        if cache.require(model).is_err() {
-            eprintln!("fetching {} ...", model.id);
-            cache
-                .fetch(model)
-                .with_context(|| format!("fetching {}", model.id))?;
-        }
-    }
+    crate::wiring::ensure_models(config)?;
     let grounded = config
         .brands_dir()
         .join(DEMO_BRAND)
